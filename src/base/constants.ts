@@ -1,0 +1,58 @@
+// One table of protocol numbers. Units are in the names. Docs and tests read these; nothing else
+// hard-codes them.
+
+/** WireGuard protocol timers and limits (whitepaper §6, wireguard-go device/constants.go). */
+export const wg = {
+  rekeyAfterMessages: 2n ** 60n,
+  rejectAfterMessages: 2n ** 64n - 2n ** 13n - 1n,
+  rekeyAfterTimeMs: 120_000,
+  rejectAfterTimeMs: 180_000,
+  rekeyAttemptTimeMs: 90_000,
+  rekeyTimeoutMs: 5_000,
+  rekeyTimeoutJitterMaxMs: 333,
+  keepaliveTimeoutMs: 10_000,
+  cookieRefreshTimeMs: 120_000,
+  handshakeInitationRateMs: 50,
+  /** Replay window in packets; a multiple of 64 so the bitmap is whole words (RFC 6479 layout). */
+  replayWindowSize: 8192,
+  /** Queued outbound packets per peer while a handshake is pending. */
+  stagedPacketsMax: 128,
+  /** Size of the per-peer padding block for transport data. */
+  paddingMultiple: 16,
+} as const;
+
+export const wgMessage = {
+  initiation: 1,
+  response: 2,
+  cookieReply: 3,
+  transport: 4,
+  initiationSize: 148,
+  responseSize: 92,
+  cookieReplySize: 64,
+  transportHeaderSize: 16,
+  transportMinSize: 32,
+  aeadTagSize: 16,
+} as const;
+
+/** Underlay and tunnel sizes. */
+export const net = {
+  /**
+   * Default tunnel MTU: 1500 (common underlay) - 20 (IPv4) or 40 (IPv6) - 8 (UDP) - 32 (WireGuard
+   * header + tag) leaves 1420 on IPv6 underlays; that is what wg-quick picks and it survives Kubernetes
+   * overlays that themselves run at 1450 only with IPv4 underlays. 1420 also fits TLS-stream framing.
+   */
+  defaultTunMtu: 1420,
+  minTunMtu: 1280,
+  maxTunMtu: 9000,
+  maxDatagramSize: 65535,
+} as const;
+
+/** Control plane auth. */
+export const auth = {
+  /** A signed request or response is valid this long either side of its timestamp. */
+  clockSkewMs: 30_000,
+  nonceBytes: 16,
+  /** Remembered nonces; beyond this the oldest are evicted (they are expired by then at sane rates). */
+  nonceCacheMax: 100_000,
+  maxBodyBytes: 1_048_576,
+} as const;

@@ -1,0 +1,90 @@
+// One table of every metric tunmesh exports. The registry is built from it and docs/METRICS.md is
+// generated from it; nothing registers a metric anywhere else.
+
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDef {
+  readonly kind: MetricKind;
+  readonly help: string;
+  readonly labels: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+/** Every reason a packet or datagram can be dropped; `packets_dropped_total{reason}` uses only these. */
+export const dropReasons = {
+  short_packet: 'datagram shorter than its message type requires',
+  bad_length: 'datagram length does not match its message type',
+  unknown_type: 'unknown WireGuard message type',
+  bad_mac1: 'handshake message with a wrong mac1',
+  bad_mac2: 'under load, handshake message without a valid cookie (mac2)',
+  rate_limited: 'handshake message over the per-source rate limit',
+  handshake_failed: 'handshake message that failed decryption or validation',
+  replayed_handshake: 'handshake initiation whose timestamp is not newer than the last one',
+  stale_handshake: 'handshake response or cookie for no pending handshake',
+  unknown_receiver: 'transport or response message for an unknown receiver index',
+  decrypt_failed: 'transport message whose authentication tag did not verify',
+  replayed: 'transport message whose counter was seen already or is below the replay window',
+  expired_keypair: 'transport message for a keypair past its reject-after limits',
+  source_not_allowed: 'decrypted inner packet whose source address is not in the peer’s allowed IPs',
+  bad_inner_packet: 'decrypted inner packet that is not valid IPv4/IPv6',
+  no_route: 'outbound packet to an address no peer is allowed for',
+  no_session_queue_full: 'outbound packet dropped because the per-peer staging queue was full',
+  no_common_method: 'outbound packet to a peer with no common transport method',
+  tun_write_failed: 'decrypted packet the TUN device refused',
+  udp_send_failed: 'encrypted packet the UDP socket refused',
+  queue_full: 'a bounded queue between stages was full',
+  loopback: 'outbound packet addressed to this node itself',
+} as const;
+export type DropReason = keyof typeof dropReasons;
+
+export const metricTable = {
+  packets_dropped_total: {
+    kind: 'counter',
+    help: 'Packets and datagrams dropped, by reason (see docs/METRICS.md for the reasons)',
+    labels: ['reason'],
+  },
+  peer_rx_bytes_total: { kind: 'counter', help: 'Inner bytes received from a peer', labels: ['peer'] },
+  peer_tx_bytes_total: { kind: 'counter', help: 'Inner bytes sent to a peer', labels: ['peer'] },
+  peer_rx_packets_total: { kind: 'counter', help: 'Inner packets received from a peer', labels: ['peer'] },
+  peer_tx_packets_total: { kind: 'counter', help: 'Inner packets sent to a peer', labels: ['peer'] },
+  handshakes_total: {
+    kind: 'counter',
+    help: 'Completed WireGuard handshakes, by role (initiator or responder)',
+    labels: ['peer', 'role'],
+  },
+  handshake_messages_total: {
+    kind: 'counter',
+    help: 'Handshake messages sent and received, by type and direction',
+    labels: ['type', 'direction'],
+  },
+  peers: { kind: 'gauge', help: 'Known peers, by state (alive, suspect, dead)', labels: ['state'] },
+  control_requests_total: {
+    kind: 'counter',
+    help: 'Control API requests served, by route and status code',
+    labels: ['route', 'status'],
+  },
+  control_auth_failures_total: {
+    kind: 'counter',
+    help: 'Control requests or responses that failed authentication, by reason',
+    labels: ['reason'],
+  },
+  membership_messages_total: {
+    kind: 'counter',
+    help: 'Membership (gossip) messages, by type and direction',
+    labels: ['type', 'direction'],
+  },
+  membership_events_total: {
+    kind: 'counter',
+    help: 'Membership changes: joins, updates, failures, leaves',
+    labels: ['event'],
+  },
+  address_conflicts_total: {
+    kind: 'counter',
+    help: 'Node records refused because an overlay address was already claimed',
+    labels: [],
+  },
+  build_info: { kind: 'gauge', help: 'Build information (always 1)', labels: ['version', 'engine'] },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricName = keyof typeof metricTable;
+export const metricPrefix = 'tunmesh_';
