@@ -15,7 +15,19 @@ const layers = {
   dataplane: ['base', 'wire', 'crypto', 'noise', 'platform', 'routing', 'metrics'],
   membership: ['base', 'wire', 'crypto', 'metrics', 'routing'],
   control: ['base', 'wire', 'crypto', 'membership', 'metrics', 'config', 'routing'],
-  daemon: ['base', 'wire', 'crypto', 'noise', 'metrics', 'config', 'platform', 'routing', 'dataplane', 'membership', 'control'],
+  daemon: [
+    'base',
+    'wire',
+    'crypto',
+    'noise',
+    'metrics',
+    'config',
+    'platform',
+    'routing',
+    'dataplane',
+    'membership',
+    'control',
+  ],
   cli: ['base', 'crypto', 'config', 'control', 'daemon', 'metrics'],
 };
 const all = Object.keys(layers);
@@ -27,7 +39,10 @@ const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
       {
         patterns: all
           .filter((l) => l !== layer && !allowed.includes(l))
-          .map((l) => ({ group: [`**/${l}/*`, `**/${l}/**`], message: `layer ${layer} may not import ${l} (see DESIGN.md layering)` })),
+          .map((l) => ({
+            group: [`**/${l}/*`, `**/${l}/**`],
+            message: `layer ${layer} may not import ${l} (see DESIGN.md layering)`,
+          })),
       },
     ],
   },
@@ -38,7 +53,22 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',

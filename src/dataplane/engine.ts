@@ -1,0 +1,40 @@
+// The contract between the daemon and a data-plane engine. The daemon decides who the peers are; an
+// engine moves packets between the TUN and the underlay for them.
+import type { Secret } from '../base/secret.js';
+import type { Endpoint } from '../platform/ports.js';
+
+export interface PeerSpec {
+  /** Base64 WireGuard public key: the peer's identity on the data plane. */
+  readonly publicKey: string;
+  /** Display name (node name, or the static peer's name). */
+  readonly name: string;
+  /** Overlay CIDRs this peer may send from and that are routed to it. */
+  readonly allowedIps: readonly string[];
+  readonly endpoint?: Endpoint | undefined;
+  readonly presharedKey?: Secret<Uint8Array> | undefined;
+  readonly persistentKeepaliveSec?: number | undefined;
+}
+
+export interface PeerCounters {
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly rxPackets: number;
+  readonly txPackets: number;
+  readonly lastHandshakeWallMs: number | undefined;
+  readonly endpoint: Endpoint | undefined;
+}
+
+export type EngineEvent =
+  | { readonly type: 'handshake'; readonly peer: string; readonly role: 'initiator' | 'responder' }
+  | { readonly type: 'endpoint'; readonly peer: string; readonly endpoint: Endpoint };
+
+export interface DataPlaneEngine {
+  readonly kind: 'js' | 'native';
+  start(): void;
+  /** Adds or replaces a peer; replacing keeps its sessions when the public key is unchanged. */
+  upsertPeer(spec: PeerSpec): void;
+  removePeer(publicKey: string): void;
+  counters(publicKey: string): PeerCounters | undefined;
+  onEvent(handler: (e: EngineEvent) => void): void;
+  stop(): Promise<void>;
+}
