@@ -8,21 +8,43 @@ export type Labels<N extends MetricName> = Partial<Record<LabelsOf<N>, string>>;
 export class Metrics {
   readonly registry = new Registry();
   readonly #metrics = new Map<MetricName, Counter | Gauge | Histogram>();
+  readonly #collectors = new Map<MetricName, () => Iterable<[Record<string, string>, number]>>();
 
   constructor(opts: { defaultMetrics?: boolean; baseLabels?: Record<string, string> } = {}) {
     if (opts.baseLabels) this.registry.setDefaultLabels(opts.baseLabels);
     for (const [name, def] of Object.entries(metricTable)) {
+      const collectors = this.#collectors;
       const common = {
         name: metricPrefix + name,
         help: def.help,
         labelNames: [...def.labels],
         registers: [this.registry],
+        // Values owned elsewhere (e.g. per-peer counters kept by the data plane) are read at scrape time.
+        collect(this: Counter | Gauge) {
+          const source = collectors.get(name as MetricName);
+          if (!source) return;
+          this.reset();
+          for (const [labels, value] of source()) {
+            if (this instanceof Gauge) this.set(labels, value);
+            else this.inc(labels, value);
+          }
+        },
       };
+      const { collect, ...plain } = common;
       const metric =
-        def.kind === 'counter' ? new Counter(common) : def.kind === 'gauge' ? new Gauge(common) : new Histogram(common);
+        def.kind === 'counter'
+          ? new Counter({ ...plain, collect })
+          : def.kind === 'gauge'
+            ? new Gauge({ ...plain, collect })
+            : new Histogram(plain);
       this.#metrics.set(name as MetricName, metric);
     }
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: metricPrefix });
+  }
+
+  /** Makes a metric read its values from `source` at every scrape (replacing what was set). */
+  collectFrom<N extends MetricName>(name: N, source: () => Iterable<[Labels<N>, number]>): void {
+    this.#collectors.set(name, source as () => Iterable<[Record<string, string>, number]>);
   }
 
   inc<N extends MetricName>(name: N, labels: Labels<N> = {}, by = 1): void {
