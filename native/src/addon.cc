@@ -1,9 +1,13 @@
 #include <napi.h>
 
 Napi::Value OpenTun(const Napi::CallbackInfo& info);
+Napi::Value WriteTun(const Napi::CallbackInfo& info);
+Napi::Function DefineTunReader(Napi::Env env);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openTun", Napi::Function::New(env, OpenTun));
+  exports.Set("writeTun", Napi::Function::New(env, WriteTun));
+  exports.Set("TunReader", DefineTunReader(env));
   return exports;
 }
 

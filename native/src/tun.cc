@@ -40,3 +40,27 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   out.Set("name", Napi::String::New(env, ifr.ifr_name));
   return out;
 }
+
+// writeTun(fd, buf) -> boolean: one write(). False when the device queue is full (EAGAIN/ENOBUFS);
+// any other failure throws an Error carrying `errno` (e.g. EINVAL for a malformed packet, EBADF when closed).
+Napi::Value WriteTun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray()) {
+    Napi::TypeError::New(env, "writeTun(fd: number, packet: Uint8Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  ssize_t r;
+  do {
+    r = write(fd, data, ta.ByteLength());
+  } while (r < 0 && errno == EINTR);
+  if (r >= 0) return Napi::Boolean::New(env, true);
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return Napi::Boolean::New(env, false);
+  int e = errno;
+  Napi::Error err = Napi::Error::New(env, std::string("write tun: ") + strerror(e));
+  err.Set("errno", Napi::Number::New(env, e));
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
