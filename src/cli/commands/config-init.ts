@@ -1,0 +1,109 @@
+// `tunmesh config init`: a minimal valid config for one node from flags (the flags are a contract).
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { encodeKey, generatePrivateKey } from '../../crypto/keys.js';
+import { ConfigError, type ConfigIssue } from '../../config/errors.js';
+import { validateConfigData } from '../../config/load.js';
+import { collect, withExamples, writeSecretFile } from '../common.js';
+
+interface InitOptions {
+  name: string;
+  address: string[];
+  listen: string;
+  apiListen: string;
+  apiAdvertise?: string;
+  bootstrap?: string[];
+  secretFile: string;
+  cert: string;
+  key: string;
+  privateKeyFile?: string;
+  wgAdvertise?: string[];
+}
+
+/** Which flag set which setting, so errors name the flag the user typed. */
+const flagOf: [string, string][] = [
+  ['node.name', '--name'],
+  ['node.addresses', '--address'],
+  ['node.privateKeyFile', '--private-key-file'],
+  ['wireguard.listen', '--listen'],
+  ['wireguard.advertise', '--wg-advertise'],
+  ['control.listen', '--api-listen'],
+  ['control.advertiseUrl', '--api-advertise'],
+  ['control.tls.certFile', '--cert'],
+  ['control.tls.keyFile', '--key'],
+  ['cluster.secretFile', '--secret-file'],
+  ['cluster.bootstrap', '--bootstrap'],
+];
+
+function withFlag(issue: ConfigIssue): ConfigIssue {
+  const hit = flagOf.find(([p]) => issue.path === p || issue.path.startsWith(`${p}[`));
+  return hit ? { path: `${hit[1]} (${issue.path})`, rule: issue.rule } : issue;
+}
+
+async function init(opts: InitOptions): Promise<void> {
+  const cwd = process.cwd();
+  const secretFile = resolve(cwd, opts.secretFile);
+  const privateKeyFile = resolve(cwd, opts.privateKeyFile ?? join(dirname(secretFile), `${opts.name}.key`));
+  const data = {
+    node: { name: opts.name, addresses: opts.address, privateKeyFile },
+    wireguard: { listen: opts.listen, ...(opts.wgAdvertise?.length ? { advertise: opts.wgAdvertise } : {}) },
+    control: {
+      listen: opts.apiListen,
+      ...(opts.apiAdvertise !== undefined ? { advertiseUrl: opts.apiAdvertise } : {}),
+      tls: { certFile: resolve(cwd, opts.cert), keyFile: resolve(cwd, opts.key) },
+    },
+    cluster: { secretFile, bootstrap: opts.bootstrap ?? [] },
+  };
+  const result = validateConfigData(data, { baseDir: cwd, checkFiles: false });
+  if (!result.ok)
+    throw new ConfigError('CONFIG_INVALID', result.issues.map(withFlag), {
+      hint: 'fix the flags above; `tunmesh config init --help` shows their formats',
+    });
+  if (!existsSync(privateKeyFile)) {
+    await writeSecretFile(privateKeyFile, `${encodeKey(generatePrivateKey())}\n`);
+    process.stderr.write(`note: wrote a new WireGuard private key to ${privateKeyFile} (mode 0600)\n`);
+  }
+  const missing: [string, string][] = [
+    [secretFile, `tunmesh secret generate --out ${secretFile}`],
+    [data.control.tls.certFile, `tunmesh cert generate --out-dir ${dirname(data.control.tls.certFile)}`],
+    [data.control.tls.keyFile, `tunmesh cert generate --out-dir ${dirname(data.control.tls.keyFile)}`],
+  ];
+  for (const [file, fix] of missing)
+    if (!existsSync(file)) process.stderr.write(`note: ${file} does not exist yet; create it with: ${fix}\n`);
+  process.stdout.write(
+    `# tunmesh config for node ${opts.name}, written by \`tunmesh config init\`.\n` +
+      '# `tunmesh config example` lists every setting; `tunmesh config check FILE` validates this file.\n' +
+      stringify(data),
+  );
+}
+
+export function configInitCommand(): Command {
+  const cmd = new Command('init')
+    .description('print a minimal valid config for one node (absolute paths); creates its private key file if missing')
+    .requiredOption('--name <name>', 'node name (DNS label, unique in the mesh)')
+    .requiredOption(
+      '--address <cidr>',
+      'overlay address with mesh prefix, e.g. 198.19.0.1/16 (repeat for IPv6)',
+      collect,
+    )
+    .requiredOption('--listen <host:port>', 'WireGuard UDP listen address, e.g. 0.0.0.0:51820')
+    .requiredOption('--api-listen <host:port>', 'control API listen address, e.g. 0.0.0.0:4567')
+    .option('--api-advertise <url>', 'https URL other nodes use to reach this node’s API')
+    .option('--bootstrap <url>', 'https URL of an existing node (repeatable)', collect)
+    .requiredOption('--secret-file <file>', 'file holding the cluster secret')
+    .requiredOption('--cert <file>', 'TLS certificate (PEM) of the control API')
+    .requiredOption('--key <file>', 'TLS private key (PEM) of the control API')
+    .option('--private-key-file <file>', 'WireGuard private key file (default: <dir of --secret-file>/<name>.key)')
+    .option('--wg-advertise <host:port>', 'UDP endpoint announced to peers (repeatable)', collect)
+    .action(init);
+  return withExamples(cmd, [
+    'tunmesh config init --name a --address 198.19.0.1/16 --address fd00:19::1/64 \\\n' +
+      '      --listen 0.0.0.0:51820 --api-listen 0.0.0.0:4567 --api-advertise https://198.18.0.1:4567 \\\n' +
+      '      --secret-file /etc/tunmesh/cluster.secret --cert /etc/tunmesh/tls/cert.pem --key /etc/tunmesh/tls/key.pem \\\n' +
+      '      > /etc/tunmesh/config.yaml',
+    'tunmesh config init --name b --address 198.19.0.2/16 --listen 0.0.0.0:51820 --api-listen 198.18.0.2:4567 \\\n' +
+      '      --bootstrap https://198.18.0.1:4567 --secret-file cluster.secret --cert cert.pem --key key.pem > b.yaml',
+  ]);
+}

@@ -1,0 +1,354 @@
+// The one configuration schema. Validation, defaults, the annotated example (`tunmesh config example`),
+// environment overrides and docs/CONFIG.md all read it; nothing else lists settings.
+import { z } from 'zod';
+import { net } from '../base/constants.js';
+import { decodeKey } from '../crypto/keys.js';
+import { field } from './meta.js';
+import { formatCidr, formatHostPort, isUnspecified, parseCidr, parseHostPort, parseHttpsUrl } from './net.js';
+
+export const rules = {
+  cidr: 'must be a CIDR like 198.19.0.1/16 or fd00::1/64',
+  hostPort: 'must be ip:port like 198.18.0.1:51820 or [fd00::1]:51820 (port 1-65535)',
+  listen: 'must be ip:port like 0.0.0.0:51820 or [::]:51820 (port 0-65535)',
+  httpsUrl:
+    'must be an https URL like https://198.18.0.1:4567 or https://tunmesh.example.svc:4567 (no query or credentials)',
+  dnsLabel: 'must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit',
+  tunName: 'must be 1-15 of A-Z a-z 0-9 _ . - (a Linux interface name), not "." or ".."',
+  peerName: 'must be 1-64 of A-Z a-z 0-9 _ . -',
+  publicKey: 'must be a WireGuard public key: 32 bytes in base64 (44 characters ending in "=", as `wg pubkey` prints)',
+  filePath: 'must be a file path',
+} as const;
+
+const intIn = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.number().int({ message }).min(min, { message }).max(max, { message });
+};
+const cidr = () =>
+  z
+    .string()
+    .refine((s) => parseCidr(s) !== undefined, { message: rules.cidr })
+    .transform((s) => formatCidr(parseCidr(s)!));
+const endpoint = () => z.string().refine((s) => parseHostPort(s) !== undefined, { message: rules.hostPort });
+const listen = () =>
+  z.string().refine((s) => parseHostPort(s, { allowPortZero: true }) !== undefined, { message: rules.listen });
+const httpsUrl = () => z.string().refine((s) => parseHttpsUrl(s) !== undefined, { message: rules.httpsUrl });
+const filePath = () => z.string().min(1, { message: rules.filePath });
+
+const node = z
+  .object({
+    name: field(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: rules.dnsLabel }), {
+      description: 'Name of this node, unique in the mesh.',
+      type: 'DNS label',
+      example: 'node-a',
+    }),
+    addresses: field(
+      z
+        .array(cidr())
+        .min(1, { message: 'must list at least one CIDR' })
+        .max(8, { message: 'must list at most 8 CIDRs' }),
+      {
+        description: "This node's overlay addresses with the mesh prefix, at most one IPv4 and one IPv6.",
+        details: [
+          'The address is the node’s own address inside the mesh; the prefix is the whole mesh network,',
+          'which is routed into the TUN device.',
+        ],
+        type: 'list of CIDR',
+        example: ['198.19.0.1/16', 'fd00:19::1/64'],
+      },
+    ),
+    privateKeyFile: field(filePath(), {
+      description: 'File holding the WireGuard private key, base64 as `wg genkey` writes it.',
+      details: ['Create it with `tunmesh keys generate --out FILE` (mode 0600).'],
+      type: 'file path',
+      example: '/etc/tunmesh/node.key',
+      file: true,
+    }),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    const seen = new Map<number, number>();
+    n.addresses.forEach((a, i) => {
+      const family = parseCidr(a)?.family;
+      if (family === undefined) return;
+      const first = seen.get(family);
+      if (first === undefined) seen.set(family, i);
+      else
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['addresses', i],
+          message: `second IPv${family} address (node.addresses[${first}] is one already); at most one IPv4 and one IPv6`,
+        });
+    });
+  });
+
+const tun = z
+  .object({
+    name: field(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: rules.tunName })
+        .refine((s) => s !== '.' && s !== '..', { message: rules.tunName })
+        .default('tunmesh0'),
+      { description: 'Name of the TUN device the daemon creates.', type: 'interface name' },
+    ),
+    mtu: field(intIn(net.minTunMtu, net.maxTunMtu).default(net.defaultTunMtu), {
+      description: 'MTU of the TUN device: the largest inner packet.',
+      details: ['1420 leaves room for IPv6 + UDP + WireGuard headers on a 1500-byte underlay.'],
+      unit: 'bytes',
+    }),
+  })
+  .strict();
+
+const staticPeer = z
+  .object({
+    name: field(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: rules.peerName }), {
+      description: 'Name of the peer, for logs, metrics and status.',
+      example: 'office-gw',
+    }),
+    publicKey: field(
+      z.string().refine((s) => decodeKey(s) !== undefined, { message: rules.publicKey }),
+      {
+        description: 'The peer’s WireGuard public key.',
+        type: 'base64 key',
+        example: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=',
+      },
+    ),
+    endpoint: field(endpoint().optional(), {
+      description: 'UDP endpoint of the peer; without it the peer must connect first.',
+      type: 'ip:port',
+      example: '198.18.0.10:51820',
+    }),
+    allowedIps: field(z.array(cidr()).min(1, { message: 'must list at least one CIDR' }), {
+      description: 'Inner addresses routed to this peer and accepted from it (crypto-key routing).',
+      type: 'list of CIDR',
+      example: ['198.19.100.0/24'],
+    }),
+    presharedKeyFile: field(filePath().optional(), {
+      description: 'File holding a pre-shared key, base64 as `wg genpsk` writes it.',
+      type: 'file path',
+      example: '/etc/tunmesh/office-gw.psk',
+      file: true,
+    }),
+    persistentKeepaliveSec: field(intIn(0, 3600).optional(), {
+      description: 'Keepalive interval for this peer; 0 = off. Default: wireguard.persistentKeepaliveSec.',
+      example: 25,
+    }),
+  })
+  .strict();
+
+const wireguard = z
+  .object({
+    listen: field(listen().default('0.0.0.0:51820'), {
+      description: 'UDP address the WireGuard socket binds.',
+      details: ['Use [::]:51820 for IPv6 (dual-stack); port 0 picks a free port.'],
+      type: 'ip:port',
+    }),
+    advertise: field(z.array(endpoint()).max(16, { message: 'must list at most 16 endpoints' }).default([]), {
+      description: 'UDP endpoints announced to peers; empty = derived at runtime from the interfaces.',
+      type: 'list of ip:port',
+      example: ['198.18.0.1:51820'],
+    }),
+    persistentKeepaliveSec: field(intIn(0, 3600).default(0), {
+      description: 'Keepalive interval for every peer, to keep NAT mappings open; 0 = off.',
+    }),
+    staticPeers: field(z.array(staticPeer).default([]), {
+      description: 'Stock WireGuard peers that are not tunmesh nodes (e.g. wg-quick hosts).',
+      type: 'list of peer',
+    }),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    const names = new Map<string, number>();
+    const keys = new Map<string, number>();
+    w.staticPeers.forEach((p, i) => {
+      const key = decodeKey(p.publicKey);
+      const dupName = names.get(p.name);
+      if (dupName !== undefined)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['staticPeers', i, 'name'],
+          message: `duplicate peer name (wireguard.staticPeers[${dupName}] has it too)`,
+        });
+      else names.set(p.name, i);
+      const k = key ? Buffer.from(key).toString('hex') : p.publicKey;
+      const dupKey = keys.get(k);
+      if (dupKey !== undefined)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['staticPeers', i, 'publicKey'],
+          message: `duplicate public key (wireguard.staticPeers[${dupKey}] has it too)`,
+        });
+      else keys.set(k, i);
+    });
+  });
+
+const dataplane = z
+  .object({
+    engine: field(z.enum(['js', 'native']).default('js'), {
+      description: 'Packet engine: js (TypeScript reference path) or native (the C++ addon fast path).',
+    }),
+  })
+  .strict();
+
+const tls = z
+  .object({
+    certFile: field(filePath(), {
+      description: 'PEM certificate (or chain) the API serves; may be shared by all nodes.',
+      details: ['Create a self-signed one with `tunmesh cert generate --out-dir DIR`.'],
+      type: 'file path',
+      example: '/etc/tunmesh/tls/cert.pem',
+      file: true,
+    }),
+    keyFile: field(filePath(), {
+      description: 'PEM private key of certFile.',
+      type: 'file path',
+      example: '/etc/tunmesh/tls/key.pem',
+      file: true,
+    }),
+    caFile: field(filePath().optional(), {
+      description: 'PEM CA bundle used to verify other nodes; unset = certFile is the trust anchor.',
+      type: 'file path',
+      example: '/etc/tunmesh/tls/ca.pem',
+      file: true,
+    }),
+    verifyHostname: field(z.boolean().default(false), {
+      description: 'Check that a node’s certificate names the host of its URL (needs proper SANs).',
+    }),
+  })
+  .strict();
+
+const control = z
+  .object({
+    listen: field(listen().default('0.0.0.0:4567'), {
+      description: 'TCP address the HTTPS control API binds.',
+      type: 'ip:port',
+    }),
+    advertiseUrl: field(
+      z
+        .string()
+        .refine((s) => s === '' || parseHttpsUrl(s) !== undefined, { message: `${rules.httpsUrl}, or empty` })
+        .default(''),
+      {
+        description: 'https URL other nodes use to reach this node’s API; must reach this node alone.',
+        details: ['Empty = https://<listen> when listen names a specific address (not 0.0.0.0 or ::).'],
+        type: 'https URL',
+        example: 'https://198.18.0.1:4567',
+      },
+    ),
+    tls: field(tls, { description: 'TLS of the control API (server and client side).' }),
+  })
+  .strict()
+  .transform((c) => ({ ...c, advertiseUrl: c.advertiseUrl || derivedAdvertiseUrl(c.listen) }));
+
+/** `https://<listen>` when listen names one address and a fixed port; '' otherwise. */
+export function derivedAdvertiseUrl(listenAddress: string): string {
+  const hp = parseHostPort(listenAddress, { allowPortZero: true });
+  if (!hp || isUnspecified(hp.host) || hp.port === 0) return '';
+  return `https://${formatHostPort(hp)}`;
+}
+
+const cluster = z
+  .object({
+    secretFile: field(filePath(), {
+      description: 'File holding the cluster shared secret: at least 32 characters after trimming whitespace.',
+      details: [
+        'Every node of the cluster uses the same secret; it never leaves the node.',
+        'Create it with `tunmesh secret generate --out FILE` (mode 0600).',
+      ],
+      type: 'file path',
+      example: '/etc/tunmesh/cluster.secret',
+      file: true,
+    }),
+    bootstrap: field(z.array(httpsUrl()).max(64, { message: 'must list at most 64 URLs' }).default([]), {
+      description: 'API URLs of existing nodes to join through; empty for the first node.',
+      details: ['A DNS name that resolves to many nodes (a Kubernetes headless Service) counts as one URL.'],
+      type: 'list of https URL',
+      example: ['https://198.18.0.1:4567'],
+    }),
+  })
+  .strict();
+
+const membership = z
+  .object({
+    probeIntervalMs: field(intIn(50, 60_000).default(1000), {
+      description: 'How often this node gossips with and probes other nodes.',
+    }),
+    failureTimeoutMs: field(intIn(500, 3_600_000).default(10_000), {
+      description: 'A node not heard from (directly or via gossip) this long is declared dead and pruned.',
+    }),
+    gossipFanout: field(intIn(1, 32).default(3), {
+      description: 'Nodes contacted per gossip round.',
+      unit: 'nodes',
+    }),
+    requestTimeoutMs: field(intIn(50, 60_000).default(2000), {
+      description: 'Timeout of one control request to another node.',
+    }),
+    bootstrapRetryMinMs: field(intIn(10, 3_600_000).default(500), {
+      description: 'First delay before retrying bootstrap; doubles up to bootstrapRetryMaxMs.',
+    }),
+    bootstrapRetryMaxMs: field(intIn(10, 3_600_000).default(30_000), {
+      description: 'Largest delay between bootstrap retries.',
+    }),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const issue = (path: string, message: string) =>
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });
+    if (m.bootstrapRetryMinMs > m.bootstrapRetryMaxMs)
+      issue('bootstrapRetryMinMs', `must be ≤ membership.bootstrapRetryMaxMs (${m.bootstrapRetryMaxMs})`);
+    if (m.probeIntervalMs >= m.failureTimeoutMs)
+      issue('failureTimeoutMs', `must be greater than membership.probeIntervalMs (${m.probeIntervalMs})`);
+    if (m.requestTimeoutMs >= m.failureTimeoutMs)
+      issue('requestTimeoutMs', `must be less than membership.failureTimeoutMs (${m.failureTimeoutMs})`);
+  });
+
+const logging = z
+  .object({
+    level: field(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), {
+      description: 'Least severe log level written (JSON lines on stderr).',
+    }),
+  })
+  .strict();
+
+const metrics = z
+  .object({
+    enabled: field(z.boolean().default(true), {
+      description: 'Serve Prometheus metrics at /metrics of the control API.',
+    }),
+  })
+  .strict();
+
+const processSection = z
+  .object({
+    uid: field(intIn(1, 4_294_967_294).optional(), {
+      description: 'User id to drop to after setup when started as root.',
+      example: 65534,
+    }),
+    gid: field(intIn(1, 4_294_967_294).optional(), {
+      description: 'Group id to drop to after setup when started as root.',
+      example: 65534,
+    }),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    node: field(node, { description: 'Identity of this node.' }),
+    tun: field(tun.default({}), { description: 'The TUN device.' }),
+    wireguard: field(wireguard.default({}), { description: 'The WireGuard data plane.' }),
+    dataplane: field(dataplane.default({}), { description: 'Packet processing.' }),
+    control: field(control, { description: 'The HTTPS control API.' }),
+    cluster: field(cluster, { description: 'Joining the mesh.' }),
+    membership: field(membership.default({}), { description: 'Gossip and failure detection.' }),
+    logging: field(logging.default({}), { description: 'Logs.' }),
+    metrics: field(metrics.default({}), { description: 'Prometheus metrics.' }),
+    process: field(processSection.default({}), { description: 'The daemon process.' }),
+  })
+  .strict();
+
+/** A validated config: defaults filled in, file paths absolute (after loadConfig). */
+export type Config = z.output<typeof configSchema>;
+/** What a YAML file may contain (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+export type StaticPeerConfig = Config['wireguard']['staticPeers'][number];
+export type LogLevel = Config['logging']['level'];
