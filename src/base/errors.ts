@@ -9,6 +9,7 @@ export const errorCodes = {
   ADDRESS_CONFLICT: 'an overlay address is claimed by two nodes',
   TUN_SETUP_FAILED: 'the TUN device could not be created or configured',
   NATIVE_UNAVAILABLE: 'the native addon is not built or could not be loaded',
+  SOCKET_BIND_FAILED: 'a UDP socket could not be bound to the configured address and port',
   PRIVILEGE_DROP_FAILED: 'the daemon could not drop to the configured uid/gid',
   API_BAD_REQUEST: 'a control API request was malformed',
   NOT_FOUND: 'no such resource',
