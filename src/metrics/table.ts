@@ -29,6 +29,8 @@ export const dropReasons = {
   bad_inner_packet: 'decrypted inner packet that is not valid IPv4/IPv6',
   no_route: 'outbound packet to an address no peer is allowed for',
   no_session_queue_full: 'outbound packet dropped because the per-peer staging queue was full',
+  no_session_timeout:
+    'outbound packet dropped while waiting for a session: the handshake gave up after rekeyAttemptTime or keys were zeroed',
   no_common_method: 'outbound packet to a peer with no common transport method',
   tun_write_failed: 'decrypted packet the TUN device refused',
   udp_send_failed: 'encrypted packet the UDP socket refused',
