@@ -1,0 +1,56 @@
+// Which live node holds each overlay address. When two live records claim the same address, the one with
+// the lower (epoch, id) keeps it and the other is refused; since every node applies the same rule to the
+// same converged table, the whole mesh agrees on the winner whatever order records arrived in.
+import { addressKey, type NodeRecord } from './record.js';
+
+export function holdsBefore(a: NodeRecord, b: NodeRecord): boolean {
+  return a.epoch !== b.epoch ? a.epoch < b.epoch : a.id < b.id;
+}
+
+export interface Conflict {
+  readonly address: string;
+  /** The node that keeps the address. */
+  readonly holder: string;
+}
+
+export class AddressClaims {
+  readonly #claims = new Map<string, Set<string>>();
+  readonly #byNode = new Map<string, string[]>();
+
+  /** Replaces the claims of `id` with the addresses of `record` (none when undefined: not live). */
+  set(id: string, record: NodeRecord | undefined): string[] {
+    const old = this.#byNode.get(id) ?? [];
+    for (const a of old) {
+      const s = this.#claims.get(a);
+      s?.delete(id);
+      if (s && s.size === 0) this.#claims.delete(a);
+    }
+    const next = record ? [...new Set(record.addresses.map(addressKey))] : [];
+    for (const a of next) {
+      let s = this.#claims.get(a);
+      if (!s) this.#claims.set(a, (s = new Set()));
+      s.add(id);
+    }
+    if (next.length) this.#byNode.set(id, next);
+    else this.#byNode.delete(id);
+    return [...new Set([...old, ...next])];
+  }
+
+  holders(address: string): ReadonlySet<string> {
+    return this.#claims.get(address) ?? new Set();
+  }
+
+  /** Addresses of `record` that another live node keeps, by the (epoch, id) rule. */
+  conflictsOf(record: NodeRecord, recordOf: (id: string) => NodeRecord | undefined): Conflict[] {
+    const out: Conflict[] = [];
+    for (const address of this.#byNode.get(record.id) ?? []) {
+      let winner = record;
+      for (const id of this.#claims.get(address) ?? []) {
+        const r = id === record.id ? undefined : recordOf(id);
+        if (r && holdsBefore(r, winner)) winner = r;
+      }
+      if (winner !== record) out.push({ address, holder: winner.id });
+    }
+    return out;
+  }
+}

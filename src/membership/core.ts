@@ -1,0 +1,515 @@
+// Sans-I/O SWIM core. Inputs are calls with the current time (monotonic ms); randomness comes from the
+// Rng given at construction; outputs are Actions (send a message, answer a request) and membership
+// events. The driver (membership.ts) performs the sends and feeds replies and failures back by token.
+//
+// Protocol (SWIM with memberlist's refinements):
+//  - every probeIntervalMs probe one member, round-robin over a shuffled list; no ack within
+//    directTimeoutMs → ask gossipFanout others to probe it (ping-req); no ack from any → suspect it;
+//  - a suspect that does not refute within suspicionTimeoutMs(n) is declared dead; the owner refutes by
+//    raising its version; a dead record stays as a tombstone for tombstoneMs;
+//  - updates ride on every ping, ack and ping-req, and on gossip rounds (every gossipIntervalMs to
+//    gossipFanout random members, only while there is something to spread), each passed on λ·log n times;
+//  - every syncIntervalMs push-pull anti-entropy with one random member: 64 bucket hashes, then digests of
+//    the differing buckets, then the newer records each way;
+//  - join: the joiner's record in, our record and every live record out.
+import type { Logger } from '../base/log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+import {
+  limits,
+  type DigestEntry,
+  type GossipRequest,
+  type JoinReply,
+  type Peer,
+  type Reply,
+  type Request,
+  type Update,
+} from './messages.js';
+import { compareIncarnation, type NodeRecord } from './record.js';
+import { sample, shuffle, type Rng } from './rng.js';
+import { MemberTable, type MembershipEvent, type MemberState } from './table.js';
+import { retransmitLimit, suspicionTimeoutMs, type DerivedTiming } from './timing.js';
+
+export type Action =
+  | {
+      readonly kind: 'send';
+      readonly token: number;
+      readonly to: Peer;
+      readonly msg: Request;
+      readonly timeoutMs: number;
+    }
+  | { readonly kind: 'reply'; readonly requestId: number; readonly reply: Reply }
+  | { readonly kind: 'event'; readonly event: MembershipEvent };
+
+export interface MemberInfo {
+  readonly id: string;
+  readonly state: MemberState;
+  /** Monotonic ms of the last sign of life. */
+  readonly lastSeen: number;
+  /** False when the record lost an overlay address conflict. */
+  readonly admitted: boolean;
+  readonly record: NodeRecord | undefined;
+}
+
+type Pending =
+  | { kind: 'probe'; target: string; probe: Probe }
+  | { kind: 'relay'; target: string; requestId: number }
+  | { kind: 'gossip'; target: string }
+  | { kind: 'sync'; target: string }
+  | { kind: 'push'; target: string };
+
+const expectedReply: Record<Pending['kind'], readonly Reply['type'][]> = {
+  probe: ['ack', 'nack'],
+  relay: ['ack'],
+  gossip: ['ack'],
+  sync: ['sync-reply'],
+  push: ['push-reply'],
+};
+
+interface Probe {
+  readonly target: string;
+  phase: 'direct' | 'indirect';
+  outstanding: number;
+  done: boolean;
+}
+
+export class MembershipCore {
+  readonly table: MemberTable;
+  readonly #t: DerivedTiming;
+  readonly #rng: Rng;
+  readonly #queue = new BroadcastQueue();
+  readonly #pending = new Map<number, Pending>();
+  readonly #probing = new Set<string>();
+  #probeOrder: string[] = [];
+  #probeIndex = 0;
+  #nextToken = 1;
+  #nextProbeAt: number;
+  #nextGossipAt: number;
+  #nextSyncAt: number;
+  #nextGcAt: number;
+  #nextReconnectAt: number;
+  #leaving = false;
+  #out: Action[] = [];
+  readonly #log: Logger;
+
+  constructor(
+    self: NodeRecord,
+    timing: DerivedTiming,
+    rng: Rng,
+    now: number,
+    hooks: { log: Logger; metrics?: Metrics | undefined },
+  ) {
+    this.#t = timing;
+    this.#rng = rng;
+    this.#log = hooks.log;
+    this.table = new MemberTable(self, { log: hooks.log, metrics: hooks.metrics });
+    // Random phases so that nodes started together do not probe in lockstep.
+    this.#nextProbeAt = now + rng() * timing.probeIntervalMs;
+    this.#nextGossipAt = now + rng() * timing.gossipIntervalMs;
+    this.#nextSyncAt = now + timing.syncIntervalMs * (0.5 + rng());
+    this.#nextGcAt = now + timing.probeIntervalMs;
+    this.#nextReconnectAt = now + timing.reconnectIntervalMs * (0.5 + rng());
+  }
+
+  get self(): NodeRecord {
+    return this.table.self;
+  }
+
+  get suspicionMs(): number {
+    return suspicionTimeoutMs(this.#t, this.table.liveCount + 1);
+  }
+
+  /** When `tick` next has work to do. */
+  nextWakeAt(): number {
+    return Math.min(
+      this.#nextProbeAt,
+      this.#queue.size > 0 ? this.#nextGossipAt : Infinity,
+      this.#nextSyncAt,
+      this.#nextGcAt,
+      this.#nextReconnectAt,
+      this.table.nextSuspectDeadline(),
+    );
+  }
+
+  tick(now: number): Action[] {
+    for (const id of this.table.expiredSuspects(now)) {
+      const u = this.table.declareDead(id, now, 'failed');
+      if (u) {
+        this.#log.info({ peer: id }, `declaring ${id} dead: suspicion not refuted`);
+        this.#queue.enqueue(u);
+      }
+    }
+    if (now >= this.#nextGcAt) {
+      this.#nextGcAt = now + this.#t.probeIntervalMs;
+      this.table.expireTombstones(now, this.#t.tombstoneMs, this.#t.reconnectTimeoutMs);
+    }
+    if (now >= this.#nextReconnectAt) {
+      this.#nextReconnectAt = now + this.#t.reconnectIntervalMs * (0.5 + this.#rng());
+      this.#reconnect();
+    }
+    if (now >= this.#nextProbeAt) {
+      this.#nextProbeAt = Math.max(this.#nextProbeAt + this.#t.probeIntervalMs, now + 1);
+      const target = this.#nextProbeTarget();
+      if (target) this.#startProbe(target);
+    }
+    if (now >= this.#nextGossipAt) {
+      this.#nextGossipAt = now + this.#t.gossipIntervalMs;
+      if (this.#queue.size > 0) for (const id of this.#randomMembers(this.#t.gossipFanout)) this.#sendGossip(id);
+    }
+    if (now >= this.#nextSyncAt) {
+      this.#nextSyncAt = now + this.#t.syncIntervalMs * (0.5 + this.#rng());
+      const [id] = this.#randomMembers(1);
+      if (id) this.#sync(id);
+    }
+    return this.#drain();
+  }
+
+  /** The join request to send to a bootstrap URL. */
+  joinRequest(): Request {
+    return { type: 'join', record: this.self };
+  }
+
+  /** Merges a bootstrap node's join reply: its record and every live record it knows. */
+  mergeJoinReply(now: number, reply: JoinReply): Action[] {
+    this.#applyAll(
+      now,
+      [reply.self, ...reply.members].map((r) => ({ t: 'alive', r }) as const),
+    );
+    this.table.markSeen(reply.self.id, now);
+    // Announce ourselves beyond the bootstrap node without waiting for it to spread our record.
+    this.#queue.enqueue({ t: 'alive', r: this.self });
+    return this.#drain();
+  }
+
+  /** An authenticated incoming request; `from` is the authenticated sender. Replies come out as actions. */
+  handleRequest(now: number, requestId: number, msg: Request, from: string): Action[] {
+    if (msg.type === 'join') {
+      if (msg.record.id !== from) return this.#drain();
+      this.#applyAll(now, [{ t: 'alive', r: msg.record }]);
+      this.table.markSeen(from, now);
+      const members: NodeRecord[] = [];
+      for (const id of this.table.liveIds()) {
+        if (members.length >= limits.recordsPerJoin - 1) break;
+        const r = this.table.get(id)?.record;
+        if (r && id !== from) members.push(r);
+      }
+      this.#reply(requestId, { type: 'join-reply', self: this.self, members });
+      return this.#drain();
+    }
+    this.table.markSeen(from, now);
+    switch (msg.type) {
+      case 'ping':
+      case 'gossip':
+        this.#applyAll(now, msg.updates);
+        this.#reply(requestId, this.#ack('ack', from));
+        break;
+      case 'ping-req': {
+        this.#applyAll(now, msg.updates);
+        const target = this.table.get(msg.target);
+        if (!target?.record || target.state === 'dead' || msg.target === this.self.id) {
+          this.#reply(requestId, this.#ack('nack', from));
+        } else {
+          this.#send(
+            { kind: 'relay', target: msg.target, requestId },
+            msg.target,
+            this.#ping(),
+            this.#t.directTimeoutMs,
+          );
+        }
+        break;
+      }
+      case 'sync': {
+        const differing = this.table.differingBuckets(msg.buckets);
+        const digest = differing.size ? this.table.digestIn(differing, limits.digestEntries) : [];
+        this.#reply(requestId, { type: 'sync-reply', from: this.self.id, buckets: [...differing], digest });
+        break;
+      }
+      case 'push': {
+        this.#applyAll(now, msg.updates);
+        const updates: Update[] = [];
+        for (const id of msg.want) {
+          const u = this.table.updateFor(id);
+          if (u) updates.push(u);
+        }
+        this.#reply(requestId, { type: 'push-reply', from: this.self.id, updates });
+        break;
+      }
+    }
+    return this.#drain();
+  }
+
+  handleReply(now: number, token: number, reply: Reply): Action[] {
+    const p = this.#pending.get(token);
+    if (!p) return [];
+    this.#pending.delete(token);
+    // A reply from someone else than asked, or of the wrong kind, counts as no reply.
+    if (!('from' in reply) || reply.from !== p.target || !expectedReply[p.kind].includes(reply.type))
+      return this.handleFailure(now, token, p);
+    if ('updates' in reply) this.#applyAll(now, reply.updates);
+    switch (p.kind) {
+      case 'probe':
+        if (reply.type === 'ack') {
+          this.table.markSeen(p.probe.target, now);
+          this.#finishProbe(now, p.probe, true);
+        } else if (!p.probe.done) {
+          if (p.probe.phase === 'direct') this.#goIndirect(now, p.probe);
+          else this.#indirectFailed(now, p.probe);
+        }
+        break;
+      case 'relay':
+        if (reply.type === 'ack') this.table.markSeen(p.target, now);
+        this.#reply(p.requestId, this.#ack(reply.type === 'ack' ? 'ack' : 'nack', undefined));
+        break;
+      case 'gossip':
+      case 'push':
+        this.table.markSeen(p.target, now);
+        break;
+      case 'sync':
+        this.table.markSeen(p.target, now);
+        if (reply.type === 'sync-reply') this.#reconcile(p.target, reply.buckets, reply.digest);
+        break;
+    }
+    return this.#drain();
+  }
+
+  handleFailure(now: number, token: number, known?: Pending): Action[] {
+    const p = known ?? this.#pending.get(token);
+    if (!p) return [];
+    this.#pending.delete(token);
+    switch (p.kind) {
+      case 'probe':
+        if (p.probe.done) break;
+        if (p.probe.phase === 'direct') this.#goIndirect(now, p.probe);
+        else this.#indirectFailed(now, p.probe);
+        break;
+      case 'relay':
+        this.#reply(p.requestId, this.#ack('nack', undefined));
+        break;
+      default:
+        // A member that failed a gossip or sync request gets probed now rather than on its turn.
+        if (!this.#probing.has(p.target) && this.table.get(p.target)?.state === 'alive') this.#startProbe(p.target);
+    }
+    return this.#drain();
+  }
+
+  /** The owner changed its record (endpoints, routes...): a new version, spread like any update. */
+  updateSelf(patch: Partial<Omit<NodeRecord, 'id' | 'epoch' | 'version'>>): Action[] {
+    this.#bumpSelf(this.self.version + 1, patch);
+    return this.#drain();
+  }
+
+  /** Graceful leave: tell a few members we are gone; they spread it. Returns the sends to make. */
+  leave(): Action[] {
+    this.#leaving = true;
+    const self = this.self;
+    const u: Update = {
+      t: 'dead',
+      id: self.id,
+      epoch: self.epoch,
+      version: self.version + 1,
+      by: self.id,
+      reason: 'left',
+    };
+    for (const id of this.#randomMembers(Math.max(2, this.#t.gossipFanout)))
+      this.#send(
+        { kind: 'gossip', target: id },
+        id,
+        { type: 'gossip', from: self.id, updates: [u] },
+        this.#t.requestTimeoutMs,
+      );
+    return this.#drain();
+  }
+
+  members(): MemberInfo[] {
+    const out: MemberInfo[] = [];
+    for (const e of this.table.entries())
+      out.push({ id: e.id, state: e.state, lastSeen: e.lastSeen, admitted: e.admitted, record: e.record });
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // --- probing ---
+
+  #nextProbeTarget(): string | undefined {
+    for (let guard = 0; guard < 2; guard++) {
+      while (this.#probeIndex < this.#probeOrder.length) {
+        const id = this.#probeOrder[this.#probeIndex++]!;
+        const e = this.table.get(id);
+        if (e?.record && e.state !== 'dead' && !this.#probing.has(id)) return id;
+      }
+      this.#probeOrder = shuffle(this.#rng, [...this.table.liveIds()]);
+      this.#probeIndex = 0;
+    }
+    return undefined;
+  }
+
+  #startProbe(target: string): void {
+    const probe: Probe = { target, phase: 'direct', outstanding: 1, done: false };
+    this.#probing.add(target);
+    this.#send({ kind: 'probe', target, probe }, target, this.#ping(), this.#t.directTimeoutMs);
+  }
+
+  #goIndirect(now: number, probe: Probe): void {
+    const helpers = this.#randomMembers(this.#t.gossipFanout, (id) => id === probe.target);
+    if (helpers.length === 0) return this.#finishProbe(now, probe, false);
+    probe.phase = 'indirect';
+    probe.outstanding = helpers.length;
+    for (const h of helpers) {
+      const msg: Request = { type: 'ping-req', from: this.self.id, target: probe.target, updates: this.#piggyback() };
+      this.#send({ kind: 'probe', target: h, probe }, h, msg, this.#t.requestTimeoutMs);
+    }
+  }
+
+  #indirectFailed(now: number, probe: Probe): void {
+    if (--probe.outstanding <= 0) this.#finishProbe(now, probe, false);
+  }
+
+  #finishProbe(now: number, probe: Probe, ok: boolean): void {
+    if (probe.done) return;
+    probe.done = true;
+    this.#probing.delete(probe.target);
+    if (ok) return;
+    const u = this.table.suspect(probe.target, now + this.suspicionMs);
+    if (!u) return;
+    this.#log.debug({ peer: probe.target }, `suspecting ${probe.target}: no ack`);
+    this.#queue.enqueue(u);
+    // Tell the suspect directly too: if it is alive after all its reply carries the refutation.
+    this.#sendGossip(probe.target);
+  }
+
+  // --- dissemination ---
+
+  #applyAll(now: number, updates: readonly Update[]): void {
+    const deadline = now + this.suspicionMs;
+    for (const u of updates) {
+      const id = u.t === 'alive' ? u.r.id : u.id;
+      if (id === this.self.id) this.#aboutSelf(u);
+      else if (this.table.apply(now, u, deadline)) this.#queue.enqueue(u);
+    }
+  }
+
+  /** Someone says something about us: refute suspicion or death by outbidding it. */
+  #aboutSelf(u: Update): void {
+    const self = this.self;
+    const inc = u.t === 'alive' ? u.r : u;
+    if (inc.epoch > self.epoch) {
+      this.#log.warn({ epoch: inc.epoch }, `another instance named ${self.id} with a newer epoch is in the mesh`);
+      return;
+    }
+    if (inc.epoch < self.epoch || this.#leaving) return;
+    if (u.t === 'alive' ? inc.version > self.version : inc.version >= self.version) {
+      if (u.t !== 'alive') this.#log.info({ by: u.by }, `refuting ${u.t} of this node`);
+      this.#bumpSelf(inc.version + 1, {});
+    }
+  }
+
+  #bumpSelf(version: number, patch: Partial<NodeRecord>): void {
+    const next: NodeRecord = { ...this.self, ...patch, id: this.self.id, epoch: this.self.epoch, version };
+    this.table.setSelf(next);
+    this.#queue.enqueue({ t: 'alive', r: next });
+  }
+
+  #piggyback(): Update[] {
+    return this.#queue.take(limits.updatesPerMessage, retransmitLimit(this.#t, this.table.liveCount + 1));
+  }
+
+  #ping(): Request {
+    return { type: 'ping', from: this.self.id, updates: this.#piggyback() };
+  }
+
+  #ack(type: 'ack' | 'nack', to: string | undefined): Reply {
+    const updates = this.#piggyback();
+    // A sender we hold suspect or dead learns it at once, so it can refute.
+    const e = to === undefined ? undefined : this.table.get(to);
+    if (e && e.state !== 'alive' && updates.length < limits.updatesPerMessage) {
+      const u = this.table.updateFor(e.id);
+      if (u && u.t !== 'alive') updates.push(u);
+      else if (e.state === 'suspect')
+        updates.push({ t: 'suspect', id: e.id, epoch: e.epoch, version: e.version, by: this.self.id });
+    }
+    return { type, from: this.self.id, updates };
+  }
+
+  #sendGossip(id: string): void {
+    const msg: GossipRequest = { type: 'gossip', from: this.self.id, updates: this.#piggyback() };
+    if (msg.updates.length > 0) this.#send({ kind: 'gossip', target: id }, id, msg, this.#t.requestTimeoutMs);
+  }
+
+  /** Anti-entropy, second half: compare the peer's digest of the differing buckets with ours. */
+  #reconcile(peer: string, bucketList: readonly number[], digest: readonly DigestEntry[]): void {
+    const buckets = new Set(bucketList);
+    const push: Update[] = [];
+    const want: string[] = [];
+    const seen = new Set<string>();
+    for (const [id, epoch, version, dead] of digest) {
+      seen.add(id);
+      if (id === this.self.id) {
+        // The peer holds us dead (refute by outbidding it) or holds an older record of us.
+        if (dead) this.#aboutSelf({ t: 'dead', id, epoch, version, by: peer, reason: 'failed' });
+        if (dead || compareIncarnation({ epoch, version }, this.self) < 0) push.push({ t: 'alive', r: this.self });
+        continue;
+      }
+      const e = this.table.get(id);
+      const c = e ? compareIncarnation({ epoch, version }, e) : 1;
+      const theirsDead = dead === 1;
+      const oursDead = e?.state === 'dead';
+      if (c > 0 || (c === 0 && theirsDead && !oursDead)) {
+        if (want.length < limits.wantPerPush) want.push(id);
+      } else if (c < 0 || (c === 0 && oursDead && !theirsDead)) {
+        const u = this.table.updateFor(id);
+        if (u && push.length < limits.wantPerPush) push.push(u);
+      }
+    }
+    // Live records in the differing buckets that the peer does not have at all.
+    for (const [id, , , dead] of this.table.digestIn(buckets, limits.digestEntries)) {
+      if (push.length >= limits.wantPerPush) break;
+      if (dead || seen.has(id)) continue;
+      const u = this.table.updateFor(id);
+      if (u) push.push(u);
+    }
+    if (push.length || want.length)
+      this.#send(
+        { kind: 'push', target: peer },
+        peer,
+        { type: 'push', from: this.self.id, updates: push, want },
+        this.#t.requestTimeoutMs,
+      );
+  }
+
+  #sync(id: string, record?: NodeRecord): void {
+    const msg: Request = { type: 'sync', from: this.self.id, buckets: this.table.digestBuckets() };
+    this.#send({ kind: 'sync', target: id }, id, msg, this.#t.requestTimeoutMs, record);
+  }
+
+  /** Anti-entropy with one random failed node: if it is back (a partition healed), the two sides merge. */
+  #reconnect(): void {
+    const failed = [...this.table.failed().values()];
+    if (failed.length === 0) return;
+    const { record } = failed[Math.min(failed.length - 1, Math.floor(this.#rng() * failed.length))]!;
+    this.#sync(record.id, record);
+  }
+
+  // --- plumbing ---
+
+  #randomMembers(k: number, exclude: (id: string) => boolean = () => false): string[] {
+    return sample(this.#rng, this.table.liveIds(), k, exclude);
+  }
+
+  #send(p: Pending, to: string, msg: Request, timeoutMs: number, known?: NodeRecord): void {
+    const record = known ?? this.table.get(to)?.record;
+    if (!record) return;
+    const token = this.#nextToken++;
+    this.#pending.set(token, p);
+    this.#out.push({ kind: 'send', token, to: record, msg, timeoutMs });
+  }
+
+  #reply(requestId: number, reply: Reply): void {
+    this.#out.push({ kind: 'reply', requestId, reply });
+  }
+
+  #drain(): Action[] {
+    for (const event of this.table.flush()) this.#out.push({ kind: 'event', event });
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+}
