@@ -143,7 +143,8 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   }
   const yaml = parseYaml(text);
   if (!yaml.ok) throw new ConfigError('CONFIG_INVALID', yaml.issues, { file });
-  const overridden = applyEnvOverrides(yaml.data, env);
+  // An empty file is an empty mapping, so the missing required settings are reported one by one.
+  const overridden = applyEnvOverrides(yaml.data ?? {}, env);
   const result = validateConfigData(overridden.data, { baseDir: dirname(file), sources: overridden.sources });
   const issues = [...overridden.issues, ...(result.ok ? [] : result.issues)];
   if (issues.length) {

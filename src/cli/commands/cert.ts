@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { generateSelfSignedCert } from '../../crypto/cert.js';
 import { collect, intOption, UsageError, withExamples, writeSecretFile } from '../common.js';
 
 interface GenerateOptions {
@@ -22,6 +21,8 @@ async function generate(opts: GenerateOptions): Promise<void> {
     for (const f of [certFile, keyFile])
       if (existsSync(f))
         throw new UsageError(`${f} exists already`, 'pass --force to replace it, or choose another --out-dir');
+  // Loaded on use: @peculiar/x509 is the heaviest import of the CLI.
+  const { generateSelfSignedCert } = await import('../../crypto/cert.js');
   const { certPem, keyPem } = await generateSelfSignedCert({
     commonName: opts.cn,
     altNames: opts.san ?? [],
