@@ -45,6 +45,11 @@ export function buildProgram(factories: readonly CommandFactory[] = commands): C
 
 /** Runs the CLI; resolves to the exit code (long-running commands resolve when they finish). */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  // `tunmesh config example | head` closes the pipe early; that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -316,4 +316,12 @@ test('completion bash is valid bash and completes commands and file options', as
   const bad = await runCli(['completion', 'fish']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^error: no completion for shell "fish"\nhint: /);
+});
+
+test('bin/tunmesh.js runs the CLI (built or through tsx)', () => {
+  const bin = new URL('../../bin/tunmesh.js', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [bin, '--version'], { env: cleanEnv(), timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr.toString());
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(r.stdout.toString(), `${pkg.version}\n`);
 });

@@ -1,5 +1,6 @@
 // `tunmesh config example|check|init`.
 import { Command } from 'commander';
+import { resolve } from 'node:path';
 import { ConfigError, formatIssues } from '../../config/errors.js';
 import { renderExample } from '../../config/example.js';
 import { configPathFromEnv, loadConfig } from '../../config/load.js';
@@ -25,13 +26,14 @@ function checkCommand(): Command {
     .description('validate a config file and the secret and key files it names; prints "ok" or every problem')
     .argument('[file]', 'config file (default: $TUNMESH_CONFIG or /etc/tunmesh/config.yaml)')
     .action(async (file: string | undefined) => {
-      const config = await loadConfig(file ?? configPathFromEnv());
+      const path = resolve(file ?? configPathFromEnv());
+      const config = await loadConfig(path);
       try {
         await readSecrets(config);
       } catch (e) {
         if (e instanceof ConfigError)
           throw new ConfigError(e.code as 'CONFIG_INVALID' | 'CONFIG_UNREADABLE', e.issues, {
-            file: file ?? configPathFromEnv(),
+            file: path,
             ...(e.hint ? { hint: e.hint } : {}),
           });
         throw e;
