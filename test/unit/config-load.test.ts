@@ -1,7 +1,7 @@
 // loadConfig / readSecrets in-process: defaults, path resolution, env overrides, error shape, secrecy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { net } from '../../src/base/constants.js';
@@ -213,5 +213,20 @@ test('readSecrets returns redacted secrets; its errors never contain secret cont
     assert.match(e.issues[0]!.rule, /too short: it must be at least 32 characters/);
     const text = `${e.message} ${e.hint ?? ''} ${inspect(e)}`;
     for (const secret of [tooShort, f.secret, 'c2VjcmV0']) assert.ok(!text.includes(secret), 'secret leaked');
+  });
+});
+
+test('secret files readable by other users produce warnings, not errors', async () => {
+  await withFixture(async (f) => {
+    const config = await loadConfig(f.file, {});
+    assert.deepEqual(await secretFileWarnings(config), []);
+    await chmod(join(f.dir, 'cluster.secret'), 0o644);
+    const warnings = await secretFileWarnings(config);
+    assert.deepEqual(
+      warnings.map((w) => w.path),
+      ['cluster.secretFile'],
+    );
+    assert.match(warnings[0]!.rule, /readable by other users \(mode 0644\); chmod 600 it$/);
+    await readSecrets(config); // still usable
   });
 });
