@@ -9,6 +9,7 @@ import {
   ConfigError,
   loadConfig,
   readSecrets,
+  secretFileWarnings,
   parseCidr,
   parseHostPort,
   derivedAdvertiseUrl,
