@@ -21,6 +21,8 @@ export const dropReasons = {
   handshake_failed: 'handshake message that failed decryption or validation',
   replayed_handshake: 'handshake initiation whose timestamp is not newer than the last one',
   stale_handshake: 'handshake response or cookie for no pending handshake',
+  handshake_crossed:
+    'handshake initiation ignored because our own initiation to that peer is in flight and wins the tie-break',
   unknown_receiver: 'transport or response message for an unknown receiver index',
   decrypt_failed: 'transport message whose authentication tag did not verify',
   replayed: 'transport message whose counter was seen already or is below the replay window',

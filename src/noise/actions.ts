@@ -11,24 +11,27 @@ export interface WgEndpoint {
 }
 
 /** Every reason a WgDevice drops something; each is a key of metrics' dropReasons (a test checks it). */
-export type WgDropReason =
-  | 'short_packet'
-  | 'bad_length'
-  | 'unknown_type'
-  | 'bad_mac1'
-  | 'bad_mac2'
-  | 'rate_limited'
-  | 'handshake_failed'
-  | 'replayed_handshake'
-  | 'stale_handshake'
-  | 'unknown_receiver'
-  | 'decrypt_failed'
-  | 'replayed'
-  | 'expired_keypair'
-  | 'bad_inner_packet'
-  | 'no_route'
-  | 'no_session_queue_full'
-  | 'no_session_timeout';
+export const wgDropReasons = [
+  'short_packet',
+  'bad_length',
+  'unknown_type',
+  'bad_mac1',
+  'bad_mac2',
+  'rate_limited',
+  'handshake_failed',
+  'replayed_handshake',
+  'stale_handshake',
+  'handshake_crossed',
+  'unknown_receiver',
+  'decrypt_failed',
+  'replayed',
+  'expired_keypair',
+  'bad_inner_packet',
+  'no_route',
+  'no_session_queue_full',
+  'no_session_timeout',
+] as const;
+export type WgDropReason = (typeof wgDropReasons)[number];
 
 export type WgMessageKind = 'initiation' | 'response' | 'cookie_reply' | 'transport';
 

@@ -166,6 +166,41 @@ export class WgDevice {
     };
   }
 
+  /**
+   * Everything protocol state of one peer except key material, as plain data: tests compare snapshots
+   * to prove rejected input changed nothing; operators can dump it.
+   */
+  snapshot(publicKeyB64: string): Record<string, unknown> | undefined {
+    const p = this.#peers.get(publicKeyB64);
+    if (p === undefined) return undefined;
+    const hs = p.handshake;
+    const kp = (k: Keypair | undefined) =>
+      k && {
+        localIndex: k.localIndex,
+        remoteIndex: k.remoteIndex,
+        sendNonce: k.sendNonce,
+        createdAt: k.createdAt,
+        replay: k.replay.describe(),
+      };
+    return {
+      handshake: {
+        stage: hs.stage,
+        localIndex: hs.localIndex,
+        remoteIndex: hs.remoteIndex,
+        lastTimestamp: Buffer.from(hs.lastTimestamp).toString('hex'),
+        lastInitiationConsumedAt: hs.lastInitiationConsumedAt,
+        lastSentHandshakeAt: hs.lastSentHandshakeAt,
+      },
+      keypairs: { current: kp(p.keypairs.current), previous: kp(p.keypairs.previous), next: kp(p.keypairs.next) },
+      timers: { ...p.timers },
+      handshakeAttempts: p.handshakeAttempts,
+      endpoint: p.endpoint,
+      staged: p.staged.length,
+      stats: { rx: p.rxBytes, tx: p.txBytes, rxPackets: p.rxPackets, txPackets: p.txPackets },
+      indices: this.#indices.size,
+    };
+  }
+
   /** Encrypts an inner packet for `peer`, or stages it and starts a handshake. */
   send(peerKey: string, packet: Uint8Array, now: Now): WgAction[] {
     const peer = this.#peers.get(peerKey);
@@ -287,13 +322,11 @@ export class WgDevice {
       return;
     }
     if (!this.#admitHandshake(d, m.msg.sender, from, now, out)) return;
-    const r = consumeInitiation(
-      this.#identity,
-      m.msg,
-      (pk) => this.#peers.get(encodeKey(pk))?.handshake,
+    const r = consumeInitiation(this.#identity, m.msg, (pk) => this.#peers.get(encodeKey(pk))?.handshake, {
       now,
-      this.#limits.handshakeInitationRateMs,
-    );
+      initiationRateMs: this.#limits.handshakeInitationRateMs,
+      rekeyTimeoutMs: this.#limits.rekeyTimeoutMs,
+    });
     if (!r.ok) {
       out.push({ type: 'drop', reason: r.reason });
       return;

@@ -25,7 +25,16 @@ export interface StaticIdentity {
 export type HandshakeStage =
   'zeroed' | 'initiation_created' | 'initiation_consumed' | 'response_created' | 'response_consumed';
 
-export type HandshakeFailure = 'handshake_failed' | 'replayed_handshake' | 'rate_limited' | 'stale_handshake';
+export type HandshakeFailure =
+  'handshake_failed' | 'replayed_handshake' | 'rate_limited' | 'stale_handshake' | 'handshake_crossed';
+
+export interface ConsumeInitiationOptions {
+  readonly now: number;
+  /** wg.handshakeInitationRateMs: initiations closer together than this are a flood. */
+  readonly initiationRateMs: number;
+  /** wg.rekeyTimeoutMs: how long our own initiation counts as in flight for the tie-break. */
+  readonly rekeyTimeoutMs: number;
+}
 
 /** X25519 that reports a low-order (all-zero) result as undefined instead of throwing. */
 function sharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined {
@@ -128,9 +137,9 @@ export function consumeInitiation(
   identity: StaticIdentity,
   msg: InitiationMessage,
   findPeer: (publicKey: Uint8Array) => HandshakeState | undefined,
-  now: number,
-  initiationRateMs: number,
+  opts: ConsumeInitiationOptions,
 ): ConsumeInitiationResult {
+  const { now } = opts;
   const fail = (reason: HandshakeFailure): ConsumeInitiationResult => ({ ok: false, reason });
   let h = hash(initialHash, identity.publicKey);
   h = hash(h, msg.ephemeral);
@@ -149,9 +158,10 @@ export function consumeInitiation(
   if (timestamp === undefined) return fail('handshake_failed');
   h = hash(h, msg.timestamp);
   if (compareTai64n(timestamp, hs.lastTimestamp) <= 0) return fail('replayed_handshake');
-  if (hs.lastInitiationConsumedAt !== undefined && now - hs.lastInitiationConsumedAt <= initiationRateMs) {
+  if (hs.lastInitiationConsumedAt !== undefined && now - hs.lastInitiationConsumedAt <= opts.initiationRateMs) {
     return fail('rate_limited');
   }
+  if (yieldsToOwnInitiation(identity, hs, opts)) return fail('handshake_crossed');
   hs.clear();
   hs.hash = h;
   hs.chainKey = ck;
@@ -161,6 +171,23 @@ export function consumeInitiation(
   hs.lastInitiationConsumedAt = now;
   hs.stage = 'initiation_consumed';
   return { ok: true, remoteStatic: hs.remoteStatic, timestamp: hs.lastTimestamp };
+}
+
+/**
+ * Both sides initiated at once. wireguard-go answers the peer's initiation, which discards its own; when
+ * both do that, both responses are dropped and the pair waits for a retransmission (≥ rekeyTimeout,
+ * and the race can repeat). We break the tie instead: while our initiation is in flight, the side with
+ * the lower public key ignores the peer's initiation and waits for the response to its own; the higher
+ * side answers as usual. Against wireguard-go this is just a lost initiation: it still answers ours.
+ * Checked only after authentication, so forged input cannot suppress a handshake.
+ */
+function yieldsToOwnInitiation(identity: StaticIdentity, hs: HandshakeState, opts: ConsumeInitiationOptions): boolean {
+  return (
+    hs.stage === 'initiation_created' &&
+    hs.lastSentHandshakeAt !== undefined &&
+    opts.now - hs.lastSentHandshakeAt < opts.rekeyTimeoutMs &&
+    Buffer.compare(identity.publicKey, hs.remoteStatic) < 0
+  );
 }
 
 /** Builds the response (mac fields zero) to a consumed initiation; moves `hs` to response_created. */

@@ -26,7 +26,8 @@ export class HandshakeRateLimiter {
     }
     b.tokensMs = Math.min(maxTokensMs, b.tokensMs + Math.max(0, now - b.lastMs));
     b.lastMs = now;
-    if (b.tokensMs > packetCostMs) {
+    // `>=` so a fake clock sees the full burst of 5 (wireguard-go uses `>` and relies on elapsed nanoseconds).
+    if (b.tokensMs >= packetCostMs) {
       b.tokensMs -= packetCostMs;
       return true;
     }

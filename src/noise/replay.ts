@@ -13,6 +13,11 @@ export class ReplayFilter {
   #last = 0;
   readonly #ring = new Uint32Array(ringBlocks * 2);
 
+  /** Greatest accepted counter and the window bitmap, for state snapshots. */
+  describe(): { last: number; bitmap: string } {
+    return { last: this.#last, bitmap: Buffer.from(this.#ring.buffer).toString('base64') };
+  }
+
   reset(): void {
     this.#last = 0;
     this.#ring.fill(0);

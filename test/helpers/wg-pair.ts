@@ -99,32 +99,70 @@ export function ofType<T extends WgAction['type']>(actions: WgAction[], t: T): E
 }
 
 /**
- * Delivers every send action from `from` to `to` (and the replies, back and forth) until quiet or
- * `maxRounds`; returns all actions produced by each side, in order.
+ * An in-memory wire between two sides: send actions are queued for the other side; flush() delivers
+ * until quiet (bounded); every side's actions are logged in order.
  */
-export function pump(
-  from: Side,
-  to: Side,
-  initial: WgAction[],
-  clock: Clock,
-  maxRounds = 20,
-): { [name: string]: WgAction[] } {
-  const log: { [name: string]: WgAction[] } = { [from.name]: [...initial], [to.name]: [] };
-  let queue: { dst: Side; src: Side; data: Uint8Array }[] = sends(initial).map((s) => ({
-    dst: to,
-    src: from,
-    data: s.data,
-  }));
-  for (let round = 0; round < maxRounds && queue.length > 0; round++) {
-    const next: typeof queue = [];
-    for (const q of queue) {
-      const acts = q.dst.dev.receive(q.data, q.src.endpoint, clock.now);
-      log[q.dst.name]!.push(...acts);
-      for (const s of sends(acts)) next.push({ dst: q.src, src: q.dst, data: s.data });
-    }
-    queue = next;
+export class Wire {
+  readonly log = new Map<Side, WgAction[]>();
+  inflight: { dst: Side; src: Side; data: Uint8Array }[] = [];
+  /** Drop datagrams for which this returns true (still counted in `dropped`). */
+  filter: ((d: { dst: Side; src: Side; data: Uint8Array }) => boolean) | undefined;
+  dropped = 0;
+
+  constructor(
+    readonly a: Side,
+    readonly b: Side,
+    readonly clock: Clock,
+  ) {
+    this.log.set(a, []);
+    this.log.set(b, []);
   }
-  return log;
+
+  other(s: Side): Side {
+    return s === this.a ? this.b : this.a;
+  }
+
+  /** Records `actions` as produced by `src` and queues its datagrams. */
+  push(src: Side, actions: WgAction[]): WgAction[] {
+    this.log.get(src)!.push(...actions);
+    for (const x of sends(actions)) {
+      const d = { dst: this.other(src), src, data: x.data };
+      if (this.filter?.(d)) this.dropped++;
+      else this.inflight.push(d);
+    }
+    return actions;
+  }
+
+  flush(maxRounds = 20): void {
+    for (let round = 0; round < maxRounds && this.inflight.length > 0; round++) {
+      const batch = this.inflight;
+      this.inflight = [];
+      for (const d of batch) this.push(d.dst, d.dst.dev.receive(d.data, d.src.endpoint, this.clock.now));
+    }
+  }
+
+  send(src: Side, packet: Uint8Array): WgAction[] {
+    const acts = this.push(src, src.dev.send(this.other(src).key, packet, this.clock.now));
+    this.flush();
+    return acts;
+  }
+
+  /** Advances the clock by `ms` in `stepMs` steps, ticking both sides and delivering after each step. */
+  run(ms: number, stepMs = 100): void {
+    for (let t = 0; t < ms; t += stepMs) {
+      this.clock.advance(stepMs);
+      this.push(this.a, this.a.dev.tick(this.clock.now));
+      this.push(this.b, this.b.dev.tick(this.clock.now));
+      this.flush();
+    }
+  }
+
+  /** Takes (and clears) the log of one side. */
+  take(s: Side): WgAction[] {
+    const l = this.log.get(s)!;
+    this.log.set(s, []);
+    return l;
+  }
 }
 
 /** IPv4 packet with a payload, good enough for the device's inner-packet check. */
