@@ -10,7 +10,6 @@ export const xNonceLength = 24;
 
 const algorithm = 'chacha20-poly1305';
 const tagOptions = { authTagLength: aeadTagLength } as const;
-const zeroPadding = new Uint8Array(64);
 // createCipheriv copies the nonce, so one scratch buffer serves every call.
 const nonceScratch = Buffer.alloc(12);
 
@@ -21,8 +20,10 @@ function nonceFor(counter: number): Buffer {
 }
 
 /**
- * Encrypts `plaintext` followed by `padding` zero bytes (≤ 64) and writes ciphertext then tag into
- * `out` at `offset`; out must have room for plaintext + padding + 16 bytes. Returns the bytes written.
+ * Encrypts `plaintext` followed by `padding` zero bytes and writes ciphertext then tag into `out` at
+ * `offset`; out must have room for plaintext + padding + 16 bytes. Returns the bytes written. The
+ * plaintext is first copied into place so one cipher update covers it and its padding (fewer calls
+ * into OpenSSL is what makes this path faster).
  */
 export function sealInto(
   key: Uint8Array,
@@ -33,22 +34,17 @@ export function sealInto(
   out: Uint8Array,
   offset: number,
 ): number {
+  const n = plaintext.length + padding;
   const c = createCipheriv(algorithm, key, nonceFor(counter), tagOptions);
-  if (aad !== undefined) c.setAAD(aad, { plaintextLength: plaintext.length + padding });
-  let at = offset;
-  if (plaintext.length > 0) {
-    const part = c.update(plaintext);
-    out.set(part, at);
-    at += part.length;
-  }
-  if (padding > 0) {
-    const part = c.update(zeroPadding.subarray(0, padding));
-    out.set(part, at);
-    at += part.length;
+  if (aad !== undefined) c.setAAD(aad, { plaintextLength: n });
+  if (n > 0) {
+    out.set(plaintext, offset);
+    out.fill(0, offset + plaintext.length, offset + n);
+    out.set(c.update(out.subarray(offset, offset + n)), offset);
   }
   c.final();
-  out.set(c.getAuthTag(), at);
-  return at + aeadTagLength - offset;
+  out.set(c.getAuthTag(), offset + n);
+  return n + aeadTagLength;
 }
 
 /** Encrypts into a new buffer (ciphertext || tag). */

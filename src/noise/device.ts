@@ -2,7 +2,7 @@
 // actions (datagrams to send, packets to deliver, drops, session events) come out. Byte-compatible with
 // wireguard-go: the same messages, keys, timers and key rotation (see docs of each module).
 import type { Secret } from '../base/secret.js';
-import { publicKeyOf, encodeKey } from '../crypto/keys.js';
+import { encodeKey, preparePrivateKey } from '../crypto/keys.js';
 import { open } from '../crypto/aead.js';
 import { net, wgMessage } from '../base/constants.js';
 import { peekIp } from '../wire/ip.js';
@@ -58,6 +58,10 @@ const twoPow32 = 0x1_0000_0000;
 /** High word above which a 64-bit counter is not a safe JS integer (≥ 2^53): always rejected. */
 const maxSafeCounterHigh = 0x1f_ffff;
 
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
 function sameEndpoint(a: WgEndpoint | undefined, b: WgEndpoint): boolean {
   return a !== undefined && a.port === b.port && a.host === b.host;
 }
@@ -77,7 +81,8 @@ export class WgDevice {
 
   constructor(opts: WgDeviceOptions) {
     const privateKey = Uint8Array.from(opts.privateKey.expose());
-    this.#identity = { privateKey, publicKey: publicKeyOf(privateKey) };
+    const prepared = preparePrivateKey(privateKey);
+    this.#identity = { privateKey, publicKey: prepared.publicKey, prepared };
     this.#random = opts.random;
     this.#wallClockMs = opts.wallClockMs;
     this.#limits = resolveLimits(opts.limits);
@@ -241,20 +246,19 @@ export class WgDevice {
       out.push({ type: 'drop', reason: 'short_packet' });
       return;
     }
-    const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    const kp = this.#indices.lookup(view.getUint32(transportLayout.receiver, true))?.keypair;
-    if (kp === undefined) {
+    const entry = this.#indices.lookup(u32(d, transportLayout.receiver));
+    const kp = entry?.keypair;
+    if (entry === undefined || kp === undefined) {
       out.push({ type: 'drop', reason: 'unknown_receiver' });
       return;
     }
-    const entry = this.#indices.lookup(kp.localIndex)!;
     const peer = entry.peer;
     if (now - kp.createdAt > this.#limits.rejectAfterTimeMs) {
       out.push({ type: 'drop', reason: 'expired_keypair', peer: peer.key });
       return;
     }
-    const high = view.getUint32(transportLayout.counter + 4, true);
-    const counter = high > maxSafeCounterHigh ? -1 : high * twoPow32 + view.getUint32(transportLayout.counter, true);
+    const high = u32(d, transportLayout.counter + 4);
+    const counter = high > maxSafeCounterHigh ? -1 : high * twoPow32 + u32(d, transportLayout.counter);
     const limit = this.#limits.rejectAfterMessages;
     if (!kp.replay.check(counter, limit)) {
       out.push({ type: 'drop', reason: 'replayed', peer: peer.key });

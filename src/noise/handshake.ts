@@ -2,7 +2,7 @@
 // state transitions: ephemeral keys, timestamps, indices and time are passed in. A consume function
 // computes on copies and commits to the state only when every check passed, so rejected input never
 // changes anything.
-import { dh, publicKeyOf } from '../crypto/keys.js';
+import { dh, preparePrivateKey, type PreparedPrivateKey } from '../crypto/keys.js';
 import { hash, isZero, kdf1, kdf2, kdf3 } from '../crypto/hash.js';
 import { open, seal } from '../crypto/aead.js';
 import { compareTai64n, tai64nLength } from '../crypto/tai64n.js';
@@ -20,6 +20,8 @@ const empty = new Uint8Array(0);
 export interface StaticIdentity {
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
+  /** The private key parsed once (a device keeps one); without it every DH parses the key again. */
+  readonly prepared?: PreparedPrivateKey;
 }
 
 export type HandshakeStage =
@@ -37,9 +39,9 @@ export interface ConsumeInitiationOptions {
 }
 
 /** X25519 that reports a low-order (all-zero) result as undefined instead of throwing. */
-function sharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined {
+function sharedSecret(privateKey: Uint8Array | PreparedPrivateKey, publicKey: Uint8Array): Uint8Array | undefined {
   try {
-    const ss = dh(privateKey, publicKey);
+    const ss = privateKey instanceof Uint8Array ? dh(privateKey, publicKey) : privateKey.dh(publicKey);
     return isZero(ss) ? undefined : ss;
   } catch {
     return undefined;
@@ -51,7 +53,7 @@ export class HandshakeState {
   stage: HandshakeStage = 'zeroed';
   hash: Uint8Array = new Uint8Array(32);
   chainKey: Uint8Array = new Uint8Array(32);
-  localEphemeral: Uint8Array | undefined;
+  localEphemeral: PreparedPrivateKey | undefined;
   remoteEphemeral: Uint8Array | undefined;
   /** Our index for the handshake in flight; undefined when none is registered. */
   localIndex: number | undefined;
@@ -68,14 +70,14 @@ export class HandshakeState {
   constructor(identity: StaticIdentity, remoteStatic: Uint8Array, presharedKey?: Uint8Array) {
     this.remoteStatic = Uint8Array.from(remoteStatic);
     this.presharedKey = presharedKey ? Uint8Array.from(presharedKey) : new Uint8Array(32);
-    this.precomputedStaticStatic = sharedSecret(identity.privateKey, remoteStatic);
+    this.precomputedStaticStatic = sharedSecret(identity.prepared ?? identity.privateKey, remoteStatic);
   }
 
   /** Forgets the handshake in flight (not the replay and flood memory). */
   clear(): void {
     this.hash.fill(0);
     this.chainKey.fill(0);
-    this.localEphemeral?.fill(0);
+    // The ephemeral lives in an OpenSSL key object, freed when collected; dropping it is all we can do.
     this.localEphemeral = undefined;
     this.remoteEphemeral = undefined;
     this.stage = 'zeroed';
@@ -103,8 +105,9 @@ export function createInitiation(
   senderIndex: number,
 ): Uint8Array | undefined {
   if (hs.precomputedStaticStatic === undefined) return undefined;
-  const ephemeral = publicKeyOf(ephemeralPrivate);
-  const es = sharedSecret(ephemeralPrivate, hs.remoteStatic);
+  const eph = preparePrivateKey(ephemeralPrivate);
+  const ephemeral = eph.publicKey;
+  const es = sharedSecret(eph, hs.remoteStatic);
   if (es === undefined) return undefined;
   let h = hash(initialHash, hs.remoteStatic);
   let ck = kdf1(initialChainKey, ephemeral);
@@ -119,7 +122,7 @@ export function createInitiation(
   hs.clear();
   hs.hash = h;
   hs.chainKey = ck;
-  hs.localEphemeral = Uint8Array.from(ephemeralPrivate);
+  hs.localEphemeral = eph;
   hs.localIndex = senderIndex;
   hs.stage = 'initiation_created';
   return encodeInitiation({ sender: senderIndex, ephemeral, static: encStatic, timestamp: encTimestamp });
@@ -144,7 +147,7 @@ export function consumeInitiation(
   let h = hash(initialHash, identity.publicKey);
   h = hash(h, msg.ephemeral);
   let ck = kdf1(initialChainKey, msg.ephemeral);
-  const se = sharedSecret(identity.privateKey, msg.ephemeral);
+  const se = sharedSecret(identity.prepared ?? identity.privateKey, msg.ephemeral);
   if (se === undefined) return fail('handshake_failed');
   let key: Uint8Array;
   [ck, key] = kdf2(ck, se);
@@ -193,9 +196,10 @@ function yieldsToOwnInitiation(identity: StaticIdentity, hs: HandshakeState, opt
 /** Builds the response (mac fields zero) to a consumed initiation; moves `hs` to response_created. */
 export function createResponse(hs: HandshakeState, ephemeralPrivate: Uint8Array, senderIndex: number) {
   if (hs.stage !== 'initiation_consumed' || hs.remoteEphemeral === undefined) return undefined;
-  const ephemeral = publicKeyOf(ephemeralPrivate);
-  const ee = sharedSecret(ephemeralPrivate, hs.remoteEphemeral);
-  const es = sharedSecret(ephemeralPrivate, hs.remoteStatic);
+  const eph = preparePrivateKey(ephemeralPrivate);
+  const ephemeral = eph.publicKey;
+  const ee = sharedSecret(eph, hs.remoteEphemeral);
+  const es = sharedSecret(eph, hs.remoteStatic);
   if (ee === undefined || es === undefined) return undefined;
   let h = hash(hs.hash, ephemeral);
   let ck = kdf1(hs.chainKey, ephemeral);
@@ -207,7 +211,7 @@ export function createResponse(hs: HandshakeState, ephemeralPrivate: Uint8Array,
   h = hash(h, encEmpty);
   hs.hash = h;
   hs.chainKey = ck2;
-  hs.localEphemeral = Uint8Array.from(ephemeralPrivate);
+  hs.localEphemeral = eph;
   hs.localIndex = senderIndex;
   hs.stage = 'response_created';
   return encodeResponse({ sender: senderIndex, receiver: hs.remoteIndex, ephemeral, empty: encEmpty });
@@ -223,7 +227,7 @@ export function consumeResponse(
     return { ok: false, reason: 'stale_handshake' };
   }
   const ee = sharedSecret(hs.localEphemeral, msg.ephemeral);
-  const se = sharedSecret(identity.privateKey, msg.ephemeral);
+  const se = sharedSecret(identity.prepared ?? identity.privateKey, msg.ephemeral);
   if (ee === undefined || se === undefined) return { ok: false, reason: 'handshake_failed' };
   let h = hash(hs.hash, msg.ephemeral);
   let ck = kdf1(hs.chainKey, msg.ephemeral);

@@ -227,12 +227,25 @@ export function encodeTransport(m: Omit<TransportMessage, 'type'>): Uint8Array {
 
 /** Writes the 16-byte transport header into `out` (the hot path builds the message in place). */
 export function writeTransportHeader(out: Uint8Array, receiver: number, counter: bigint | number): void {
-  const v = view(out);
-  v.setUint32(0, wgMessage.transport, true);
-  v.setUint32(transportLayout.receiver, receiver, true);
-  if (typeof counter === 'bigint') v.setBigUint64(transportLayout.counter, counter, true);
-  else {
-    v.setUint32(transportLayout.counter, counter >>> 0, true);
-    v.setUint32(transportLayout.counter + 4, Math.floor(counter / 0x1_0000_0000) >>> 0, true);
+  let lo: number;
+  let hi: number;
+  if (typeof counter === 'bigint') {
+    lo = Number(counter & 0xffffffffn);
+    hi = Number((counter >> 32n) & 0xffffffffn);
+  } else {
+    lo = counter >>> 0;
+    hi = Math.floor(counter / 0x1_0000_0000) >>> 0;
   }
+  out[0] = wgMessage.transport;
+  out[1] = out[2] = out[3] = 0;
+  putU32(out, transportLayout.receiver, receiver);
+  putU32(out, transportLayout.counter, lo);
+  putU32(out, transportLayout.counter + 4, hi);
+}
+
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = (v >>> 24) & 0xff;
 }
