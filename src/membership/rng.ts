@@ -31,7 +31,7 @@ export function seededRng(seed: number): Rng {
 
 /** Non-reproducible randomness for production. */
 export function cryptoRng(): Rng {
-  return () => randomInt(0, 2 ** 48) / 2 ** 48;
+  return () => randomInt(0, 2 ** 48 - 1) / 2 ** 48;
 }
 
 export function randomIndex(rng: Rng, n: number): number {
