@@ -85,7 +85,7 @@ while :; do
   all=1
   for n in "${nodes[@]}"; do
     count=$(in_ns "$n" node "$root/dist/cli/main.js" status --json -c "$work/$n.yaml" 2>/dev/null |
-      node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.peers.filter(p=>p.state==="alive").length)}catch{console.log(0)}})')
+      node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.peers.filter(p=>p.state==="alive").length)}catch{console.log(0)}})' || true)
     line+="$n sees $count/2 peers   "
     [ "$count" = 2 ] || all=0
   done

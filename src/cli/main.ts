@@ -7,6 +7,8 @@ import { certCommand } from './commands/cert.js';
 import { completionCommand } from './commands/completion.js';
 import { configCommand } from './commands/config.js';
 import { keysCommand } from './commands/keys.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
 import { secretCommand } from './commands/secret.js';
 import { formatError, withExamples } from './common.js';
 
@@ -14,7 +16,15 @@ import { formatError, withExamples } from './common.js';
 export type CommandFactory = () => Command;
 
 /** Every top-level command, in help order. Add new commands here. */
-export const commands: CommandFactory[] = [configCommand, keysCommand, secretCommand, certCommand, completionCommand];
+export const commands: CommandFactory[] = [
+  runCommand,
+  statusCommand,
+  configCommand,
+  keysCommand,
+  secretCommand,
+  certCommand,
+  completionCommand,
+];
 
 function version(): string {
   // src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.

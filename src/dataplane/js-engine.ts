@@ -3,7 +3,8 @@
 import type { Logger } from '../base/log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DropReason } from '../metrics/table.js';
-import type { WgAction, WgDevice } from '../noise/device.js';
+import type { WgAction } from '../noise/actions.js';
+import type { WgDevice } from '../noise/device.js';
 import type { Clock, DatagramSocket, Timer, TunDevice } from '../platform/ports.js';
 import { AllowedIps } from './allowed-ips.js';
 import type { DataPlaneEngine, EngineEvent, PeerCounters, PeerSpec } from './engine.js';

@@ -1,0 +1,290 @@
+// The composition root: builds every component from the config, starts them in order (privileged setup
+// first, then the privilege drop, then joining the mesh) and stops them in reverse.
+import type { Logger } from '../base/log.js';
+import { encodeKey, publicKeyOf } from '../crypto/keys.js';
+import { parseHostPort, type Config } from '../config/index.js';
+import type { Secrets } from '../config/secrets.js';
+import { maskAddress, parseCidr as parseWireCidr } from '../wire/ip.js';
+import { ControlClient } from '../control/client.js';
+import { ControlServer } from '../control/server.js';
+import { HttpsTransport } from '../control/transport.js';
+import type { HealthReport } from '../control/routes/route.js';
+import type { DataPlaneEngine } from '../dataplane/engine.js';
+import { JsEngine } from '../dataplane/js-engine.js';
+import { Membership } from '../membership/membership.js';
+import type { NodeRecord } from '../membership/record.js';
+import { Metrics } from '../metrics/registry.js';
+import { WgDevice } from '../noise/device.js';
+import type {
+  Clock,
+  DatagramSocket,
+  DatagramSocketFactory,
+  NetConfig,
+  Random,
+  TunDevice,
+  TunFactory,
+} from '../platform/ports.js';
+import { specFromRecord, specsFromStaticPeers } from './peers.js';
+import { dropPrivileges } from './privilege.js';
+import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
+import { buildStatus, type StatusReport } from './status.js';
+
+export interface Platform {
+  readonly tun: TunFactory;
+  readonly net: NetConfig;
+  readonly udp: DatagramSocketFactory;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+export interface DaemonOptions {
+  readonly config: Config;
+  readonly secrets: Secrets;
+  readonly platform: Platform;
+  readonly log: Logger;
+  readonly version: string;
+  /** Tests run daemons as root in one process and skip the drop. */
+  readonly dropPrivileges?: boolean;
+}
+
+export class Daemon {
+  readonly metrics: Metrics;
+  readonly #o: DaemonOptions;
+  readonly #log: Logger;
+  readonly #startedAt: number;
+  #tun: TunDevice | undefined;
+  #udp: DatagramSocket | undefined;
+  #engine: DataPlaneEngine | undefined;
+  #client: ControlClient | undefined;
+  #server: ControlServer | undefined;
+  #membership: Membership | undefined;
+  #self: NodeRecord | undefined;
+  /** Mesh member id -> the public key its data-plane peer was installed with. */
+  readonly #memberKeys = new Map<string, string>();
+  #families = new Set<4 | 6>();
+  #stopping = false;
+
+  private constructor(o: DaemonOptions) {
+    this.#o = o;
+    this.#log = o.log;
+    this.#startedAt = o.platform.clock.wallNow();
+    this.metrics = new Metrics({ defaultMetrics: true });
+  }
+
+  static async start(o: DaemonOptions): Promise<Daemon> {
+    const d = new Daemon(o);
+    try {
+      await d.#start();
+    } catch (e) {
+      await d.stop().catch(() => undefined);
+      throw e;
+    }
+    return d;
+  }
+
+  async #start(): Promise<void> {
+    const { config, secrets, platform } = this.#o;
+    const log = this.#log;
+    const publicKey = encodeKey(publicKeyOf(secrets.privateKey.expose()));
+    this.metrics.set('build_info', { version: this.#o.version, engine: config.dataplane.engine }, 1);
+
+    // Privileged setup: TUN device, addresses, routes, sockets.
+    const tun = await platform.tun.open(config.tun.name);
+    this.#tun = tun;
+    await platform.net.setMtu(tun.name, config.tun.mtu);
+    for (const a of config.node.addresses) await platform.net.addAddress(tun.name, a);
+    await platform.net.setUp(tun.name);
+    for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
+
+    const listen = parseHostPort(config.wireguard.listen, { allowPortZero: true })!;
+    const udp = await platform.udp.bind(listen.host, listen.port);
+    this.#udp = udp;
+    this.#families = new Set(listen.host.includes(':') ? (listen.host === '::' ? [4, 6] : [6]) : [4]);
+
+    const device = new WgDevice({
+      privateKey: secrets.privateKey,
+      random: (n) => platform.random.bytes(n),
+      wallClockMs: () => platform.clock.wallNow(),
+      mtu: config.tun.mtu,
+    });
+    const engine = new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log });
+    this.#engine = engine;
+    engine.onEvent((e) => {
+      if (e.type === 'handshake') log.debug({ peer: this.#peerName(e.peer), role: e.role }, 'handshake complete');
+      else log.info({ peer: this.#peerName(e.peer), endpoint: e.endpoint }, 'peer endpoint changed');
+    });
+    engine.start();
+    for (const spec of specsFromStaticPeers(config, secrets.staticPeerPsks)) engine.upsertPeer(spec);
+    this.#exportPeerCounters();
+
+    // Control plane.
+    const trust = config.control.tls.caFile ?? config.control.tls.certFile;
+    this.#client = await ControlClient.create({
+      nodeId: config.node.name,
+      secret: secrets.cluster,
+      trust,
+      checkHostname: config.control.tls.verifyHostname,
+      timeoutMs: config.membership.requestTimeoutMs,
+      metrics: this.metrics,
+      logger: log,
+    });
+    const apiListen = parseHostPort(config.control.listen, { allowPortZero: true })!;
+    // The record is needed by the server's handlers, but its API URL by the bound port: create the
+    // membership lazily through the providers below, after the server is listening.
+    const server = new ControlServer({
+      nodeId: config.node.name,
+      secret: secrets.cluster,
+      tls: { cert: config.control.tls.certFile, key: config.control.tls.keyFile },
+      host: apiListen.host,
+      port: apiListen.port,
+      metrics: this.metrics,
+      logger: log,
+      providers: {
+        health: () => this.health(),
+        metricsText: () => this.metrics.text(),
+        status: () => this.status(),
+        membership: {
+          self: () => this.#mustMembership().self(),
+          handleJoin: (r, from) => this.#mustMembership().handleJoin(r, from),
+          handleGossip: (m, from) => this.#mustMembership().handleGossip(m, from),
+        },
+      },
+    });
+    this.#server = server;
+    const bound = await server.start();
+    const apiUrl = advertisedApiUrl(config, bound.port);
+    const self = selfRecord(
+      config,
+      publicKey,
+      platform.clock.wallNow(),
+      advertisedEndpoints(config, udp.localPort(), apiUrl),
+      apiUrl,
+    );
+    this.#self = self;
+
+    if (this.#o.dropPrivileges !== false) dropPrivileges(config.process, log);
+
+    const membership = new Membership({
+      self,
+      options: config.membership,
+      transport: new HttpsTransport(this.#client),
+      clock: platform.clock,
+      bootstrap: config.cluster.bootstrap,
+      logger: log,
+      metrics: this.metrics,
+    });
+    this.#membership = membership;
+    membership.on('up', (r) => this.#memberUp(r));
+    membership.on('update', (r) => this.#memberUp(r));
+    membership.on('down', (id, reason) => this.#memberDown(id, reason));
+    membership.start();
+    log.info(
+      { publicKey, addresses: self.addresses, endpoints: self.endpoints, apiUrl, engine: engine.kind },
+      'tunmesh node started',
+    );
+  }
+
+  #mustMembership(): Membership {
+    if (!this.#membership) throw new Error('membership is not running yet');
+    return this.#membership;
+  }
+
+  /** Static peers' allowed IPs outside the mesh prefixes need a route into the TUN. */
+  #staticRoutes(): string[] {
+    const { config } = this.#o;
+    const meshPrefixes = config.node.addresses.map((a) => parseWireCidr(a)!);
+    const covered = (cidr: string): boolean => {
+      const c = parseWireCidr(cidr);
+      if (!c) return true;
+      return meshPrefixes.some(
+        (m) =>
+          m.addr.length === c.addr.length &&
+          m.prefixLength <= c.prefixLength &&
+          Buffer.from(maskAddress(c.addr, m.prefixLength)).equals(Buffer.from(m.addr)),
+      );
+    };
+    return config.wireguard.staticPeers.flatMap((p) => p.allowedIps).filter((c) => !covered(c));
+  }
+
+  #memberUp(r: NodeRecord): void {
+    const spec = specFromRecord(r, this.#families, this.#o.config.wireguard.persistentKeepaliveSec);
+    if (!spec) {
+      this.#log.warn({ node: r.id }, 'ignoring node record with an invalid public key or address');
+      return;
+    }
+    const previous = this.#memberKeys.get(r.id);
+    if (previous !== undefined && previous !== spec.publicKey) this.#engine?.removePeer(previous);
+    this.#engine?.upsertPeer(spec);
+    this.#memberKeys.set(r.id, spec.publicKey);
+    this.#log.info({ node: r.id, addresses: r.addresses, endpoint: spec.endpoint }, 'peer up');
+  }
+
+  #memberDown(id: string, reason: string): void {
+    const key = this.#memberKeys.get(id);
+    if (key === undefined) return;
+    this.#memberKeys.delete(id);
+    this.#engine?.removePeer(key);
+    this.#log.info({ node: id, reason }, 'peer removed');
+  }
+
+  #peerName(publicKey: string): string {
+    for (const [id, k] of this.#memberKeys) if (k === publicKey) return id;
+    return this.#o.config.wireguard.staticPeers.find((p) => p.publicKey === publicKey)?.name ?? publicKey;
+  }
+
+  #exportPeerCounters(): void {
+    const rows = (pick: 'rxBytes' | 'txBytes' | 'rxPackets' | 'txPackets') =>
+      function* (this: Daemon): Generator<[{ peer: string }, number]> {
+        for (const p of this.status().peers) yield [{ peer: p.name }, p[pick]];
+      }.bind(this);
+    this.metrics.collectFrom('peer_rx_bytes_total', rows('rxBytes'));
+    this.metrics.collectFrom('peer_tx_bytes_total', rows('txBytes'));
+    this.metrics.collectFrom('peer_rx_packets_total', rows('rxPackets'));
+    this.metrics.collectFrom('peer_tx_packets_total', rows('txPackets'));
+    this.metrics.collectFrom('peers', () => {
+      const counts = new Map<string, number>([
+        ['alive', 0],
+        ['suspect', 0],
+        ['dead', 0],
+      ]);
+      for (const m of this.#membership?.members() ?? []) counts.set(m.state, (counts.get(m.state) ?? 0) + 1);
+      return [...counts].map(([state, n]) => [{ state }, n] as [{ state: string }, number]);
+    });
+  }
+
+  health(): HealthReport {
+    const m = this.#membership?.health();
+    const parts = {
+      tun: { ok: this.#tun !== undefined, device: this.#tun?.name },
+      dataplane: { ok: this.#engine !== undefined && !this.#stopping, engine: this.#engine?.kind },
+      control: { ok: this.#server !== undefined },
+      membership: { ok: !!m && m.running && m.joined, joined: m?.joined ?? false, members: m?.members ?? 0 },
+    };
+    return { ok: Object.values(parts).every((p) => p.ok), ...parts };
+  }
+
+  status(): StatusReport {
+    return buildStatus({
+      config: this.#o.config,
+      self: this.#self,
+      startedAtMs: this.#startedAt,
+      nowWallMs: this.#o.platform.clock.wallNow(),
+      engine: this.#engine,
+      members: this.#membership?.members() ?? [],
+      memberKeys: this.#memberKeys,
+    });
+  }
+
+  /** Leaves the mesh politely, then closes everything; the TUN device disappears with its fd. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    await this.#membership?.stop({ leave: true }).catch(() => undefined);
+    await this.#server?.stop().catch(() => undefined);
+    this.#client?.close();
+    await this.#engine?.stop();
+    await this.#udp?.close().catch(() => undefined);
+    await this.#tun?.close().catch(() => undefined);
+    this.#log.info('tunmesh node stopped');
+  }
+}

@@ -1,0 +1,60 @@
+// Turns node records and static-peer config into data-plane peer specs. A record is only trusted as far
+// as its shape: keys and addresses that do not parse make the record unusable, and it is skipped.
+import type { Secret } from '../base/secret.js';
+import { decodeKey } from '../crypto/keys.js';
+import type { PeerSpec } from '../dataplane/engine.js';
+import type { NodeRecord } from '../membership/record.js';
+import type { Endpoint } from '../platform/ports.js';
+import { parseCidr, parseHostPort, type Config } from '../config/index.js';
+
+/** The host route of an overlay address: 198.19.0.2/16 -> 198.19.0.2/32. */
+export function hostRoute(cidr: string): string | undefined {
+  const c = parseCidr(cidr);
+  if (!c) return undefined;
+  return `${c.address}/${c.family === 4 ? 32 : 128}`;
+}
+
+export function parseEndpoint(s: string): Endpoint | undefined {
+  const hp = parseHostPort(s);
+  return hp ? { host: hp.host, port: hp.port } : undefined;
+}
+
+/** Picks the first endpoint of a family our socket can reach. */
+export function pickEndpoint(endpoints: readonly string[], families: ReadonlySet<4 | 6>): Endpoint | undefined {
+  for (const s of endpoints) {
+    const e = parseEndpoint(s);
+    if (e && families.has(e.host.includes(':') ? 6 : 4)) return e;
+  }
+  return undefined;
+}
+
+export function specFromRecord(
+  r: NodeRecord,
+  families: ReadonlySet<4 | 6>,
+  keepaliveSec: number,
+): PeerSpec | undefined {
+  if (!decodeKey(r.publicKey)) return undefined;
+  const allowedIps: string[] = [];
+  for (const a of [...r.addresses.map(hostRoute), ...r.routes.map((x) => (parseCidr(x) ? x : undefined))]) {
+    if (a === undefined) return undefined;
+    allowedIps.push(a);
+  }
+  return {
+    publicKey: r.publicKey,
+    name: r.id,
+    allowedIps,
+    endpoint: pickEndpoint(r.endpoints, families),
+    persistentKeepaliveSec: keepaliveSec,
+  };
+}
+
+export function specsFromStaticPeers(config: Config, psks: ReadonlyMap<string, Secret<Uint8Array>>): PeerSpec[] {
+  return config.wireguard.staticPeers.map((p) => ({
+    publicKey: p.publicKey,
+    name: p.name,
+    allowedIps: p.allowedIps,
+    endpoint: p.endpoint ? parseEndpoint(p.endpoint) : undefined,
+    presharedKey: psks.get(p.name),
+    persistentKeepaliveSec: p.persistentKeepaliveSec ?? config.wireguard.persistentKeepaliveSec,
+  }));
+}

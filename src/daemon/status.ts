@@ -1,0 +1,104 @@
+// The status report behind `GET /v1/status`, `tunmesh status` and (later) the dashboard. It names
+// peers and counts traffic; it never carries keys other than public ones.
+import type { Config } from '../config/index.js';
+import type { DataPlaneEngine } from '../dataplane/engine.js';
+import type { MemberStatus } from '../membership/membership.js';
+import type { NodeRecord } from '../membership/record.js';
+import { endpointKey } from '../platform/ports.js';
+
+export interface PeerStatusRow {
+  readonly name: string;
+  readonly kind: 'mesh' | 'static';
+  /** alive / suspect / dead for mesh members; static peers are always "static". */
+  readonly state: string;
+  readonly publicKey: string;
+  readonly addresses: readonly string[];
+  readonly endpoint: string | null;
+  readonly method: string;
+  readonly lastHandshake: string | null;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly rxPackets: number;
+  readonly txPackets: number;
+  readonly lastSeen: string | null;
+}
+
+export interface StatusReport {
+  readonly node: {
+    readonly name: string;
+    readonly publicKey: string | null;
+    readonly addresses: readonly string[];
+    readonly endpoints: readonly string[];
+    readonly apiUrl: string | null;
+    readonly engine: string | null;
+    readonly startedAt: string;
+    readonly uptimeSec: number;
+  };
+  readonly peers: readonly PeerStatusRow[];
+}
+
+export interface StatusInputs {
+  readonly config: Config;
+  readonly self: NodeRecord | undefined;
+  readonly startedAtMs: number;
+  readonly nowWallMs: number;
+  readonly engine: DataPlaneEngine | undefined;
+  readonly members: readonly MemberStatus[];
+  readonly memberKeys: ReadonlyMap<string, string>;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function buildStatus(i: StatusInputs): StatusReport {
+  const traffic = (publicKey: string | undefined) => {
+    const c = publicKey === undefined ? undefined : i.engine?.counters(publicKey);
+    return {
+      endpoint: c?.endpoint ? endpointKey(c.endpoint) : null,
+      lastHandshake: iso(c?.lastHandshakeWallMs),
+      rxBytes: c?.rxBytes ?? 0,
+      txBytes: c?.txBytes ?? 0,
+      rxPackets: c?.rxPackets ?? 0,
+      txPackets: c?.txPackets ?? 0,
+    };
+  };
+  const mesh: PeerStatusRow[] = i.members
+    .filter((m) => m.record !== undefined)
+    .map((m) => {
+      const key = i.memberKeys.get(m.id);
+      const t = traffic(key);
+      return {
+        name: m.id,
+        kind: 'mesh',
+        state: m.admitted ? m.state : 'refused',
+        publicKey: m.record!.publicKey,
+        addresses: m.record!.addresses,
+        method: 'wireguard',
+        ...t,
+        endpoint: t.endpoint ?? m.record!.endpoints[0] ?? null,
+        lastSeen: iso(m.lastSeen),
+      };
+    });
+  const statics: PeerStatusRow[] = i.config.wireguard.staticPeers.map((p) => ({
+    name: p.name,
+    kind: 'static',
+    state: 'static',
+    publicKey: p.publicKey,
+    addresses: p.allowedIps,
+    method: 'wireguard',
+    ...traffic(p.publicKey),
+    lastSeen: null,
+  }));
+  return {
+    node: {
+      name: i.config.node.name,
+      publicKey: i.self?.publicKey ?? null,
+      addresses: i.config.node.addresses,
+      endpoints: i.self?.endpoints ?? [],
+      apiUrl: i.self?.apiUrl ?? null,
+      engine: i.engine?.kind ?? null,
+      startedAt: new Date(i.startedAtMs).toISOString(),
+      uptimeSec: Math.round((i.nowWallMs - i.startedAtMs) / 1000),
+    },
+    peers: [...mesh, ...statics].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
