@@ -24,6 +24,8 @@ interface ProbeConfig {
   peer6: string;
   /** Address families to exercise (default both). */
   families?: ('v4' | 'v6')[];
+  /** Pretend to be under load: every handshake message must carry a valid mac2 (cookie) first. */
+  underLoad?: boolean;
   /** respond mode: echo requests to answer per family before finishing. */
   expect?: number;
   timeoutMs: number;
@@ -41,6 +43,7 @@ const dev = new WgDevice({
   privateKey: new Secret(priv),
   random: (n) => randomBytes(n),
   wallClockMs: () => Date.now(),
+  underLoad: () => cfg.underLoad === true,
 });
 dev.addPeer({ publicKey: peerPub, endpoint: cfg.peerEndpoint });
 

@@ -34,6 +34,7 @@ if (skip) console.log(`# wg-interop-handshake skipped: ${skip}`);
 const wgKey = generatePrivateKey();
 const initiatorKey = generatePrivateKey();
 const responderKey = generatePrivateKey();
+const loadedKey = generatePrivateKey();
 const pub = (k: Uint8Array): string => encodeKey(publicKeyOf(k));
 
 interface ProbeResult {
@@ -108,6 +109,11 @@ describe('wireguard-go interop', { skip }, () => {
         `PublicKey = ${pub(responderKey)}`,
         'AllowedIPs = 198.19.250.3/32, fd00:250::3/128',
         `Endpoint = ${meUnderlay}:51823`,
+        '',
+        '[Peer]',
+        `PublicKey = ${pub(loadedKey)}`,
+        'AllowedIPs = 198.19.250.4/32',
+        `Endpoint = ${meUnderlay}:51824`,
         '',
       ].join('\n'),
     );
@@ -187,5 +193,37 @@ describe('wireguard-go interop', { skip }, () => {
     assert.ok(result.requests.v4 >= 2 && result.requests.v6 >= 2);
     assert.match(pings.v4 ?? '', / 0% packet loss/, `ping v4: ${pings.v4}`);
     assert.match(pings.v6 ?? '', / 0% packet loss/, `ping v6: ${pings.v6}`);
+  });
+
+  test('(d) under load, WgDevice answers wireguard-go with a cookie reply; its retry carries a valid mac2', async () => {
+    const exec = promisify(execFile);
+    let ping = '';
+    const { result, stderr } = await runProbe(
+      {
+        mode: 'respond',
+        privateKey: encodeKey(loadedKey),
+        peerPublicKey: pub(wgKey),
+        listen: { host: meUnderlay, port: 51824 },
+        self4: '198.19.250.4',
+        self6: 'fd00:250::4',
+        peer4: '198.19.250.1',
+        peer6: 'fd00:250::1',
+        families: ['v4'],
+        underLoad: true,
+        expect: 1,
+        timeoutMs: 20_000,
+      },
+      async () => {
+        // wireguard-go retransmits after rekeyTimeout (5 s + jitter) with mac2 from our cookie.
+        ping = (
+          await exec('ip', ['netns', 'exec', nsWg, 'ping', '-c', '1', '-w', '15', '198.19.250.4'], { timeout: 17_000 })
+        ).stdout;
+      },
+    );
+    assert.ok(result.ok, dump(result, stderr));
+    assert.ok(result.sent.cookie_reply >= 1, `a cookie reply was sent: ${JSON.stringify(result)}`);
+    assert.ok(result.drops.includes('bad_mac2'), 'the first initiation had no mac2');
+    assert.deepEqual(result.handshakes, ['responder']);
+    assert.match(ping, / 0% packet loss/, `ping: ${ping}`);
   });
 });
