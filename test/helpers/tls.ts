@@ -4,7 +4,7 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 export interface TestCert {
   /** PEM certificate. */
@@ -25,7 +25,7 @@ function pem(label: string, der: ArrayBuffer): string {
  * for one day. It is its own trust anchor, as a cluster-shared cert made by `tunmesh cert` would be.
  */
 export async function selfSignedCert(opts: { commonName?: string; dnsNames?: string[] } = {}): Promise<TestCert> {
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8)))

@@ -1,0 +1,50 @@
+// One route per file; each exports a factory taking the providers it needs. The server owns everything
+// common: size limits, authentication, JSON decoding, response signing, metrics.
+import type { z } from 'zod';
+import type { MembershipHandler } from '../../membership/messages.js';
+
+export interface HealthReport {
+  /** 200 when true, 503 otherwise; the rest is a breakdown for people. */
+  readonly ok: boolean;
+  readonly [part: string]: unknown;
+}
+
+/** What the daemon plugs into the server. */
+export interface ControlProviders {
+  health(): HealthReport | Promise<HealthReport>;
+  metricsText(): string | Promise<string>;
+  /** Whatever `tunmesh status` should show (the daemon fills node + peers). */
+  status(): unknown;
+  readonly membership: MembershipHandler;
+}
+
+export interface RouteResult {
+  readonly status: number;
+  /** JSON-serialised unless a string with `contentType`. */
+  readonly body: unknown;
+  readonly contentType?: string;
+}
+
+export interface RouteContext<B> {
+  /** The authenticated sender; '' on unauthenticated routes. */
+  readonly from: string;
+  readonly body: B;
+}
+
+export interface Route<B = unknown> {
+  /** Label for metrics and logs. */
+  readonly name: string;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly auth: boolean;
+  /** `to=*` accepted (only join: the caller does not know who is behind a bootstrap URL). */
+  readonly anyRecipient?: boolean;
+  /** Schema of the JSON body (POST routes). */
+  readonly body?: z.ZodType<B>;
+  handle(ctx: RouteContext<B>): Promise<RouteResult>;
+}
+
+/** Ties a route's body type to its handler while letting the server hold a list of routes. */
+export function defineRoute<B>(r: Route<B>): Route<unknown> {
+  return r as unknown as Route<unknown>;
+}
