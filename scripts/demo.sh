@@ -74,7 +74,8 @@ chmod 644 "$work"/*.yaml
 
 say "starting three daemons (logs in $work/<node>.log)"
 for n in "${nodes[@]}"; do
-  in_ns "$n" node "$root/dist/cli/main.js" run -c "$work/$n.yaml" >"$work/$n.log" 2>&1 &
+  # ip netns exec execs node, so $! is the daemon's own PID
+  ip netns exec "$P-$n" node "$root/dist/cli/main.js" run -c "$work/$n.yaml" >"$work/$n.log" 2>&1 &
   pids+=($!)
 done
 
@@ -131,6 +132,10 @@ in_ns a node -e '
 
 if [ "${DEMO_HOLD:-0}" = 1 ]; then
   say "mesh is up; Ctrl-C to stop and clean up"
-  while :; do sleep 3600; done
+  # wait on a background sleep so that Ctrl-C/SIGTERM run the cleanup trap at once
+  while :; do
+    sleep 3600 &
+    wait $! || true
+  done
 fi
 say "done; cleaning up"
