@@ -17,9 +17,10 @@ import { CookieChecker, sourceBytes } from './cookie.js';
 import { consumeInitiation, consumeResponse, type StaticIdentity } from './handshake.js';
 import { IndexTable } from './index-table.js';
 import type { Keypair } from './keypairs.js';
-import { maxHandshakeAttempts, resolveLimits, type WgLimits, type WgLimitsOverride } from './limits.js';
+import { resolveLimits, type WgLimits, type WgLimitsOverride } from './limits.js';
 import { Outbound } from './outbound.js';
-import { Peer, PeerTimerRules } from './peer.js';
+import { Peer } from './peer.js';
+import { firePeerTimers, PeerTimerRules } from './timers.js';
 import { HandshakeRateLimiter } from './ratelimiter.js';
 import type { Now, WgAction, WgEndpoint } from './actions.js';
 
@@ -395,52 +396,8 @@ export class WgDevice {
   /** Fires due timers (wireguard-go timers.go); call every 100–250 ms. */
   tick(now: Now): WgAction[] {
     const out: WgAction[] = [];
-    for (const peer of this.#peers.values()) this.#tickPeer(peer, now, out);
+    for (const peer of this.#peers.values()) firePeerTimers(peer, now, this.#limits, this.#out, out);
     this.#rate.collect(now);
     return out;
-  }
-
-  #tickPeer(peer: Peer, now: Now, out: WgAction[]): void {
-    const t = peer.timers;
-    const due = (at: Now | undefined): boolean => at !== undefined && at <= now;
-    if (due(t.retransmitHandshake)) {
-      t.retransmitHandshake = undefined;
-      if (peer.handshakeAttempts > maxHandshakeAttempts(this.#limits)) {
-        // Give up: drop what waited for this session and schedule wiping any partial state.
-        t.sendKeepalive = undefined;
-        this.#out.flushStaged(peer, out);
-        if (t.zeroKeyMaterial === undefined) t.zeroKeyMaterial = now + 3 * this.#limits.rejectAfterTimeMs;
-      } else {
-        peer.handshakeAttempts++;
-        this.#out.sendInitiation(peer, now, true, out);
-      }
-    }
-    if (due(t.sendKeepalive)) {
-      t.sendKeepalive = undefined;
-      this.#out.sendKeepalive(peer, now, out);
-      if (peer.needAnotherKeepalive) {
-        peer.needAnotherKeepalive = false;
-        t.sendKeepalive = now + this.#limits.keepaliveTimeoutMs;
-      }
-    }
-    if (due(t.newHandshake)) {
-      t.newHandshake = undefined;
-      this.#out.sendInitiation(peer, now, false, out);
-    }
-    if (due(t.zeroKeyMaterial)) {
-      t.zeroKeyMaterial = undefined;
-      this.#out.zeroAndFlushAll(peer, out);
-    }
-    if (due(t.persistentKeepalive)) {
-      t.persistentKeepalive = undefined;
-      if (peer.persistentKeepaliveMs > 0) this.#out.sendKeepalive(peer, now, out);
-    }
-    if (peer.keepaliveOnNextTick) {
-      peer.keepaliveOnNextTick = false;
-      this.#out.sendKeepalive(peer, now, out);
-    }
-    // Packets still waiting with no handshake in flight (the endpoint arrived late, or an initiation
-    // was suppressed by the once-per-rekeyTimeout rule): try again; sendInitiation rate-limits itself.
-    if (peer.staged.length > 0 && t.retransmitHandshake === undefined) this.#out.sendStaged(peer, now, out);
   }
 }

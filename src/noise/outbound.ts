@@ -10,7 +10,8 @@ import { createInitiation, createResponse, deriveSessionKeys, type StaticIdentit
 import { Keypair } from './keypairs.js';
 import type { IndexTable } from './index-table.js';
 import type { WgLimits } from './limits.js';
-import type { Peer, PeerTimerRules } from './peer.js';
+import type { Peer } from './peer.js';
+import type { PeerTimerRules } from './timers.js';
 import type { Now, WgAction, WgEndpoint } from './actions.js';
 
 export interface DeviceContext {

@@ -1,5 +1,5 @@
-// Per-peer protocol state and its timers (wireguard-go peer.go / timers.go). Timers are deadlines in
-// monotonic ms (undefined = not pending); WgDevice.tick fires the ones that are due.
+// Per-peer protocol state (wireguard-go peer.go). Timers are deadlines in monotonic ms (undefined = not
+// pending); timers.ts sets and fires them.
 import { CookieGenerator } from './cookie.js';
 import { HandshakeState, type StaticIdentity } from './handshake.js';
 import { Keypairs } from './keypairs.js';
@@ -63,57 +63,5 @@ export class Peer {
     const n = this.staged.length;
     this.staged = [];
     return n;
-  }
-}
-
-/**
- * The timer rules of wireguard-go's timers.go, as deadline updates. `jitter` returns a random delay in
- * [0, rekeyTimeoutJitterMaxMs).
- */
-export class PeerTimerRules {
-  constructor(
-    private readonly limits: WgLimits,
-    private readonly jitter: () => number,
-  ) {}
-
-  /** After an authenticated data packet was sent: expect to hear back, or rehandshake. */
-  dataSent(p: Peer, now: Now): void {
-    if (p.timers.newHandshake === undefined) {
-      p.timers.newHandshake = now + this.limits.keepaliveTimeoutMs + this.limits.rekeyTimeoutMs + this.jitter();
-    }
-  }
-
-  /** After an authenticated data packet was received: answer with a keepalive if we stay silent. */
-  dataReceived(p: Peer, now: Now): void {
-    if (p.timers.sendKeepalive === undefined) p.timers.sendKeepalive = now + this.limits.keepaliveTimeoutMs;
-    else p.needAnotherKeepalive = true;
-  }
-
-  anyAuthenticatedPacketSent(p: Peer): void {
-    p.timers.sendKeepalive = undefined;
-  }
-
-  anyAuthenticatedPacketReceived(p: Peer): void {
-    p.timers.newHandshake = undefined;
-  }
-
-  handshakeInitiated(p: Peer, now: Now): void {
-    p.timers.retransmitHandshake = now + this.limits.rekeyTimeoutMs + this.jitter();
-  }
-
-  handshakeComplete(p: Peer, wallMs: number): void {
-    p.timers.retransmitHandshake = undefined;
-    p.handshakeAttempts = 0;
-    p.sentLastMinuteHandshake = false;
-    p.lastHandshakeWallMs = wallMs;
-  }
-
-  sessionDerived(p: Peer, now: Now): void {
-    p.timers.zeroKeyMaterial = now + 3 * this.limits.rejectAfterTimeMs;
-  }
-
-  /** Before sending or after receiving any authenticated packet. */
-  anyAuthenticatedPacketTraversal(p: Peer, now: Now): void {
-    if (p.persistentKeepaliveMs > 0) p.timers.persistentKeepalive = now + p.persistentKeepaliveMs;
   }
 }
