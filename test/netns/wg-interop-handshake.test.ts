@@ -224,6 +224,7 @@ describe('wireguard-go interop', { skip }, () => {
     assert.ok(result.sent.cookie_reply >= 1, `a cookie reply was sent: ${JSON.stringify(result)}`);
     assert.ok(result.drops.includes('bad_mac2'), 'the first initiation had no mac2');
     assert.deepEqual(result.handshakes, ['responder']);
-    assert.match(ping, / 0% packet loss/, `ping: ${ping}`);
+    // ping sends one request a second while the handshake waits; the first reply is what counts.
+    assert.match(ping, / 1 received/, `ping: ${ping}`);
   });
 });
