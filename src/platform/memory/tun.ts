@@ -36,6 +36,8 @@ export class MemoryTun implements TunDevice {
 
   write(packet: Uint8Array): boolean {
     if (this.closedFlag) return false;
+    const version = packet.length > 0 ? packet[0]! >> 4 : 0;
+    if (version !== 4 && version !== 6) return false; // Linux refuses these with EINVAL
     const copy = Buffer.from(packet);
     if (this.writtenHandler) {
       this.writtenHandler(copy);
