@@ -61,6 +61,8 @@ export class Daemon {
   #self: NodeRecord | undefined;
   /** Mesh member id -> the public key its data-plane peer was installed with. */
   readonly #memberKeys = new Map<string, string>();
+  /** Mesh member id -> epoch of the record its peer was installed from. */
+  readonly #memberEpochs = new Map<string, number>();
   #families = new Set<4 | 6>();
   #stopping = false;
 
@@ -209,22 +211,28 @@ export class Daemon {
   #memberUp(r: NodeRecord): void {
     const spec = specFromRecord(r, this.#families, this.#o.config.wireguard.persistentKeepaliveSec);
     if (!spec) {
-      this.#log.warn({ node: r.id }, 'ignoring node record with an invalid public key or address');
+      this.#log.warn({ peer: r.id }, 'ignoring node record with an invalid public key or address');
       return;
     }
     const previous = this.#memberKeys.get(r.id);
-    if (previous !== undefined && previous !== spec.publicKey) this.#engine?.removePeer(previous);
+    // A restarted node (new epoch) lost its sessions even if it kept its key: start the peer afresh so we
+    // handshake at once instead of sending into keys it no longer has.
+    const restarted = this.#memberEpochs.get(r.id) !== r.epoch;
+    if (previous !== undefined && (previous !== spec.publicKey || restarted)) this.#engine?.removePeer(previous);
     this.#engine?.upsertPeer(spec);
     this.#memberKeys.set(r.id, spec.publicKey);
-    this.#log.info({ node: r.id, addresses: r.addresses, endpoint: spec.endpoint }, 'peer up');
+    this.#memberEpochs.set(r.id, r.epoch);
+    if (previous === undefined || restarted)
+      this.#log.info({ peer: r.id, addresses: r.addresses, endpoint: spec.endpoint }, 'peer up');
   }
 
   #memberDown(id: string, reason: string): void {
     const key = this.#memberKeys.get(id);
     if (key === undefined) return;
     this.#memberKeys.delete(id);
+    this.#memberEpochs.delete(id);
     this.#engine?.removePeer(key);
-    this.#log.info({ node: id, reason }, 'peer removed');
+    this.#log.info({ peer: id, reason }, 'peer removed');
   }
 
   #peerName(publicKey: string): string {

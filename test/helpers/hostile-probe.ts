@@ -1,0 +1,150 @@
+// Runs inside a namespace (ip netns exec … node --import tsx test/helpers/hostile-probe.ts MODE …) and
+// throws hostile input at a tunmesh node, printing one JSON line of what came back.
+//
+//   udp HOST PORT COUNT SEED   random datagrams + truncated/garbled handshake messages; counts replies
+//   api URL SECRETFILE NODEID   unauthenticated, expired, future, replayed, wrongly signed, tampered requests
+//   metrics URL                 the node's packets_dropped_total by reason
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { Secret } from '../../src/base/secret.js';
+import { authHeaderName, deriveAuthKey, signRequest } from '../../src/control/auth.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/** A datagram that looks like WireGuard at a glance but is wrong: every kind a parser must survive. */
+function hostileDatagram(i: number, r: () => number): Buffer {
+  const sizes = [148, 92, 64, 32];
+  const kind = i % 6;
+  const len =
+    kind === 0
+      ? Math.floor(r() * 1500)
+      : kind === 5
+        ? sizes[Math.floor(r() * 4)]! + (r() < 0.5 ? -1 : 1) * (1 + Math.floor(r() * 8))
+        : sizes[kind - 1]! + (kind === 4 ? Math.floor(r() * 1400) : 0);
+  const b = Buffer.alloc(Math.max(0, len));
+  for (let j = 0; j < b.length; j++) b[j] = Math.floor(r() * 256);
+  if (b.length >= 4) {
+    b[0] = kind === 0 ? b[0]! : kind === 5 ? 1 + (i % 4) : kind;
+    if (kind !== 0) b[1] = b[2] = b[3] = 0;
+  }
+  return b;
+}
+
+async function udpMode(host: string, port: number, count: number, seed: number): Promise<void> {
+  const r = rng(seed);
+  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  let replies = 0;
+  sock.on('message', () => replies++);
+  sock.on('error', () => undefined);
+  await new Promise<void>((res) => sock.bind(0, res));
+  for (let i = 0; i < count; i++) {
+    sock.send(hostileDatagram(i, r), port, host);
+    // Paced so the receiver's socket buffer never overflows: every datagram must be seen and counted.
+    if (i % 200 === 199) await new Promise((res) => setTimeout(res, 20));
+  }
+  await new Promise((res) => setTimeout(res, 1500));
+  sock.close();
+  console.log(JSON.stringify({ sent: count, replies }));
+}
+
+function httpsCall(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<number> {
+  return new Promise((res) => {
+    const req = request(new URL(path, url), { method, headers, rejectUnauthorized: false, timeout: 5000 }, (resp) => {
+      resp.resume();
+      resp.on('end', () => res(resp.statusCode ?? 0));
+    });
+    req.on('error', () => res(-1));
+    req.on('timeout', () => req.destroy());
+    req.end(body);
+  });
+}
+
+async function apiMode(url: string, secretFile: string, nodeId: string): Promise<void> {
+  const key = deriveAuthKey(new Secret(readFileSync(secretFile, 'utf8').trim()));
+  const wrongKey = deriveAuthKey(new Secret('x'.repeat(40)));
+  const path = '/v1/status';
+  const sign = (k = key, now = Date.now(), p = path, nonce?: string) =>
+    signRequest(k, {
+      method: 'GET',
+      path: p,
+      body: new Uint8Array(0),
+      from: 'probe',
+      to: nodeId,
+      now,
+      ...(nonce && { nonce }),
+    }).header;
+  const results: Record<string, number> = {};
+  results.valid = await httpsCall(url, 'GET', path, { [authHeaderName]: sign() });
+  results.unauthenticated = await httpsCall(url, 'GET', path, {});
+  results.garbled = await httpsCall(url, 'GET', path, { [authHeaderName]: 'v1 from=probe sig=nope' });
+  results.wrongSecret = await httpsCall(url, 'GET', path, { [authHeaderName]: sign(wrongKey) });
+  results.expired = await httpsCall(url, 'GET', path, { [authHeaderName]: sign(key, Date.now() - 120_000) });
+  results.future = await httpsCall(url, 'GET', path, { [authHeaderName]: sign(key, Date.now() + 120_000) });
+  results.tamperedPath = await httpsCall(url, 'GET', '/v1/node', { [authHeaderName]: sign() });
+  const once = sign();
+  results.first = await httpsCall(url, 'GET', path, { [authHeaderName]: once });
+  results.replayed = await httpsCall(url, 'GET', path, { [authHeaderName]: once });
+  const body = Buffer.from('{}');
+  const joinSig = signRequest(key, {
+    method: 'POST',
+    path: '/v1/join',
+    body,
+    from: 'probe',
+    to: nodeId,
+    now: Date.now(),
+  });
+  results.tamperedBody = await httpsCall(
+    url,
+    'POST',
+    '/v1/join',
+    { [authHeaderName]: joinSig.header, 'content-type': 'application/json' },
+    Buffer.from('{"x":1}'),
+  );
+  results.randomPath = await httpsCall(url, 'GET', '/registrations', {});
+  results.oversized = await httpsCall(
+    url,
+    'POST',
+    '/v1/join',
+    { 'content-type': 'application/json' },
+    Buffer.alloc(2 * 1024 * 1024, 0x20),
+  );
+  results.health = await httpsCall(url, 'GET', '/health', {});
+  console.log(JSON.stringify(results));
+}
+
+async function metricsMode(url: string): Promise<void> {
+  const text = await new Promise<string>((res, rej) => {
+    request(new URL('/metrics', url), { rejectUnauthorized: false }, (resp) => {
+      let s = '';
+      resp.on('data', (d: Buffer) => (s += d.toString()));
+      resp.on('end', () => res(s));
+    })
+      .on('error', rej)
+      .end();
+  });
+  const drops: Record<string, number> = {};
+  for (const m of text.matchAll(/^tunmesh_packets_dropped_total\{reason="([a-z_0-9]+)"\} (\d+(?:\.\d+)?)$/gm))
+    drops[m[1]!] = Number(m[2]);
+  console.log(JSON.stringify(drops));
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === 'udp') await udpMode(args[0]!, Number(args[1]), Number(args[2]), Number(args[3] ?? 1));
+else if (mode === 'api') await apiMode(args[0]!, args[1]!, args[2]!);
+else if (mode === 'metrics') await metricsMode(args[0]!);
+else throw new Error(`unknown mode ${mode}`);

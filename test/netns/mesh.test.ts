@@ -1,0 +1,129 @@
+// The core mesh, end to end: three daemons in three namespaces form a mesh through one bootstrap URL and
+// gossip, carry IPv4 and IPv6, run without privileges, prune a killed node and take it back on restart.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Lab, waitFor } from '../helpers/netns.js';
+import { Mesh } from '../helpers/mesh.js';
+import { ping, tcpTransfer } from '../helpers/transfer.js';
+
+const failureTimeoutMs = 6000;
+let lab: Lab;
+let mesh: Mesh;
+const nodes = ['n1', 'n2', 'n3'];
+
+before(async () => {
+  lab = await Lab.create('t2m-', { nodes: 3 });
+  // n3 knows only n2: it must learn n1 (and n1 learn n3) through gossip.
+  mesh = await Mesh.create(lab, {
+    bootstrap: { n2: ['n1'], n3: ['n2'] },
+    extraYaml: () => `membership:\n  probeIntervalMs: 500\n  failureTimeoutMs: ${failureTimeoutMs}\n`,
+  });
+  for (const n of nodes) mesh.start(n);
+  await mesh.waitConverged(nodes, 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${mesh.logs()}`);
+  });
+});
+
+after(async () => {
+  await mesh?.cleanup();
+  await lab?.destroy();
+});
+
+test('daemons run as the configured uid/gid with no capabilities', () => {
+  for (const n of nodes) {
+    const status = readFileSync(`/proc/${mesh.proc(n).pid}/status`, 'utf8');
+    const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/);
+    assert.deepEqual(field('Uid'), ['65534', '65534', '65534', '65534'], `${n} uid`);
+    assert.deepEqual(field('Gid'), ['65534', '65534', '65534', '65534'], `${n} gid`);
+    assert.deepEqual(field('CapEff'), ['0000000000000000'], `${n} CapEff`);
+    assert.deepEqual(field('CapPrm'), ['0000000000000000'], `${n} CapPrm`);
+  }
+});
+
+test('every pair exchanges IPv4 and IPv6 ICMP echo', async () => {
+  for (const a of nodes) {
+    for (const b of nodes) {
+      if (a === b) continue;
+      const v4 = await ping(lab, lab.node(a).ns, mesh.overlay4(b), { count: 2 });
+      assert.equal(v4.received, 2, `${a} -> ${b} IPv4: ${v4.output}`);
+      const v6 = await ping(lab, lab.node(a).ns, mesh.overlay6(b), { count: 2 });
+      assert.equal(v6.received, 2, `${a} -> ${b} IPv6: ${v6.output}`);
+    }
+  }
+});
+
+test('status shows handshakes and traffic for every peer', async () => {
+  const s = await mesh.status('n1');
+  assert.equal(s.node.name, 'n1');
+  for (const peer of ['n2', 'n3']) {
+    const row = s.peers.find((p) => p.name === peer);
+    assert.ok(row, `n1 lists ${peer}`);
+    assert.equal(row.state, 'alive');
+    assert.ok(row.lastHandshake, `handshake with ${peer}`);
+    assert.ok(row.rxBytes > 0 && row.txBytes > 0, `traffic with ${peer}`);
+    assert.deepEqual(row.addresses, [`${mesh.overlay4(peer)}/24`, `${mesh.overlay6(peer)}/64`]);
+  }
+});
+
+test('a 20 MB TCP transfer between every pair arrives intact', async () => {
+  const pairs: [string, string][] = [
+    ['n1', 'n2'],
+    ['n2', 'n3'],
+    ['n3', 'n1'],
+  ];
+  for (const [a, b] of pairs) {
+    const addr = a === 'n2' ? mesh.overlay6(b) : mesh.overlay4(b);
+    const r = await tcpTransfer(lab, lab.node(a).ns, lab.node(b).ns, addr, 20 * 1024 * 1024, { timeoutMs: 90_000 });
+    assert.equal(r.bytesReceived, 20 * 1024 * 1024, `${a} -> ${b} bytes`);
+    assert.equal(r.receivedSha256, r.sentSha256, `${a} -> ${b} sha256`);
+  }
+});
+
+test('kill -9 of a node: the others prune it within the failure timeout; a restart rejoins', async () => {
+  const killedAt = Date.now();
+  mesh.proc('n3').kill('SIGKILL');
+  await mesh.proc('n3').waitExit(5000);
+  for (const n of ['n1', 'n2']) {
+    // Pruned = declared dead (or gone), not merely suspected.
+    const pruned = async () => {
+      const row = (await mesh.status(n)).peers.find((p) => p.name === 'n3');
+      return row === undefined || row.state === 'dead';
+    };
+    await waitFor(pruned, {
+      what: `${n} to drop n3`,
+      timeoutMs: failureTimeoutMs + 2000,
+      intervalMs: 200,
+    });
+  }
+  const prunedMs = Date.now() - killedAt;
+  assert.ok(prunedMs <= failureTimeoutMs + 2000, `pruned after ${prunedMs} ms`);
+  // The killed daemon's TUN device went away with its file descriptor.
+  const links = await lab.exec(lab.node('n3').ns, 'ip', ['-o', 'link', 'show']);
+  assert.doesNotMatch(links.stdout, /tunmesh0/);
+
+  const restartedAt = Date.now();
+  mesh.start('n3');
+  await waitFor(
+    async () => (await ping(lab, lab.node('n1').ns, mesh.overlay4('n3'), { count: 1, timeoutS: 1 })).received === 1,
+    {
+      what: 'n1 to reach the restarted n3',
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${mesh.logs()}`);
+  });
+  const resumedMs = Date.now() - restartedAt;
+  assert.ok(resumedMs <= 10_000, `traffic resumed after ${resumedMs} ms`);
+  await mesh.waitConverged(nodes, 15_000);
+});
+
+test('SIGTERM shuts a node down cleanly and removes its TUN device', async () => {
+  const p = mesh.proc('n2');
+  p.kill('SIGTERM');
+  const exit = await p.waitExit(10_000);
+  assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)}\n${p.log().slice(-2000)}`);
+  const links = await lab.exec(lab.node('n2').ns, 'ip', ['-o', 'link', 'show']);
+  assert.doesNotMatch(links.stdout, /tunmesh0/);
+});
