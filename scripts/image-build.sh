@@ -130,6 +130,7 @@ while IFS= read -r raw || [ -n "$raw" ]; do
         if [ "$copied" = 0 ]; then
           echo "image-build: skipping system setup (line $start): ${rest:0:70}..." >&2
         else
+          [[ $rest == *"$workdir"* ]] && die "RUN must use paths relative to WORKDIR, not $workdir: $rest"
           echo "image-build: RUN $rest" >&2
           (cd "$work" && sh -c "$rest") || die "RUN failed: $rest"
         fi
