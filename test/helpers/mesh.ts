@@ -6,10 +6,11 @@
 //   mesh.start('n1'); ...; await mesh.waitConverged();
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
 import { waitFor, type Lab, type LabProcess } from './netns.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -18,8 +19,8 @@ export const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
 export interface MeshOptions {
   /** Node name -> names of nodes whose API it bootstraps from. */
   readonly bootstrap?: Readonly<Record<string, readonly string[]>>;
-  /** Extra YAML appended to every node's config (e.g. a membership section). */
-  readonly extraYaml?: (node: string) => string;
+  /** Changes a node's config (the parsed output of `config init`) before it is written. */
+  readonly patch?: (node: string, config: Record<string, Record<string, unknown>>) => void;
   /** Drop privileges to this uid/gid (default 65534, nobody); null keeps root. */
   readonly runAs?: number | null;
   readonly apiPort?: number;
@@ -115,12 +116,11 @@ export class Mesh {
       '--key',
       join(this.dir, 'key.pem'),
     ]);
-    const file = this.configFile(node);
-    await writeFile(file, yaml);
+    const config = parse(yaml) as Record<string, Record<string, unknown>>;
     const runAs = this.opts.runAs === undefined ? 65534 : this.opts.runAs;
-    if (runAs !== null) await appendFile(file, `process:\n  uid: ${runAs}\n  gid: ${runAs}\n`);
-    const extra = this.opts.extraYaml?.(node);
-    if (extra) await appendFile(file, extra);
+    if (runAs !== null) config.process = { uid: runAs, gid: runAs };
+    this.opts.patch?.(node, config);
+    await writeFile(this.configFile(node), stringify(config));
   }
 
   start(node: string, env: Record<string, string> = {}): LabProcess {

@@ -17,7 +17,9 @@ before(async () => {
   // n3 knows only n2: it must learn n1 (and n1 learn n3) through gossip.
   mesh = await Mesh.create(lab, {
     bootstrap: { n2: ['n1'], n3: ['n2'] },
-    extraYaml: () => `membership:\n  probeIntervalMs: 500\n  failureTimeoutMs: ${failureTimeoutMs}\n`,
+    patch: (_node, c) => {
+      c.membership = { probeIntervalMs: 500, failureTimeoutMs };
+    },
   });
   for (const n of nodes) mesh.start(n);
   await mesh.waitConverged(nodes, 30_000).catch((e: Error) => {
