@@ -8,7 +8,7 @@ const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', '
 const isRoot = process.getuid?.() === 0;
 const files = [];
 const walk = (dir) => {
-  let entries = [];
+  let entries;
   try {
     entries = readdirSync(dir);
   } catch {
