@@ -13,12 +13,14 @@ let mesh: Mesh;
 const nodes = ['n1', 'n2', 'n3'];
 
 before(async () => {
-  lab = await Lab.create('t2m-', { nodes: 3 });
+  // n4 is started only by the address-conflict test: it claims n1's overlay addresses.
+  lab = await Lab.create('t2m-', { nodes: 4 });
   // n3 knows only n2: it must learn n1 (and n1 learn n3) through gossip.
   mesh = await Mesh.create(lab, {
-    bootstrap: { n2: ['n1'], n3: ['n2'] },
-    patch: (_node, c) => {
+    bootstrap: { n2: ['n1'], n3: ['n2'], n4: ['n3'] },
+    patch: (node, c) => {
       c.membership = { probeIntervalMs: 500, failureTimeoutMs };
+      if (node === 'n4') c.node!.addresses = [`198.19.${lab.subnetIndex}.1/24`, `fd00:19:${lab.subnetIndex}::4/64`];
     },
   });
   for (const n of nodes) mesh.start(n);
@@ -128,4 +130,27 @@ test('SIGTERM shuts a node down cleanly and removes its TUN device', async () =>
   assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)}\n${p.log().slice(-2000)}`);
   const links = await lab.exec(lab.node('n2').ns, 'ip', ['-o', 'link', 'show']);
   assert.doesNotMatch(links.stdout, /tunmesh0/);
+});
+
+test('an overlay address claimed by a second node is refused everywhere, with a clear log line', async () => {
+  mesh.start('n4');
+  for (const n of ['n1', 'n3']) {
+    await waitFor(async () => (await mesh.status(n)).peers.find((p) => p.name === 'n4')?.state === 'refused', {
+      what: `${n} to list n4 as refused`,
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+  }
+  const line = mesh
+    .proc('n1')
+    .lines()
+    .find((l) => l.includes('claimed by n4'));
+  assert.ok(line, 'n1 logs the refusal');
+  assert.match(
+    line,
+    new RegExp(`overlay address ${mesh.overlay4('n1').replace(/\./g, '\\.')} claimed by n4 is already held by n1`),
+  );
+  // Traffic to the contested address still reaches its holder.
+  const r = await ping(lab, lab.node('n3').ns, mesh.overlay4('n1'), { count: 2 });
+  assert.equal(r.received, 2);
 });
