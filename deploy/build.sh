@@ -22,6 +22,8 @@ assemble() {
   cp -a "$addon" "$out/native/build/Release/"
   # Source maps stay (stack traces name TypeScript lines); the build's own bookkeeping does not.
   rm -f "$out/node_modules/.package-lock.json"
+  # npm prune leaves the emptied scope folders of dev dependencies behind.
+  find "$out/node_modules" -mindepth 1 -maxdepth 1 -type d -empty -delete
 }
 
 case "${1:-}" in
