@@ -91,7 +91,7 @@ function typeErrors(manifests: readonly Manifest[]): string[] {
   const fileName = join(repo, 'test/unit/__packaging_k8s_manifests__.ts');
   const spans: { start: number; end: number; label: string }[] = [];
   let source = '';
-  manifests.forEach(({ file, doc }, i) => {
+  manifests.forEach(({ doc }, i) => {
     const kind = kinds[kindKey(doc)];
     if (!kind) return;
     source += `import type { ${kind.iface} as T${i} } from '${kind.module}';\n`;
