@@ -151,10 +151,10 @@ test(
       for (const [name, s] of sidecars) {
         // Container path -> host file, for this service's configs and secrets.
         const mounted = new Map<string, string>();
-        for (const c of s.configs as Doc[]) mounted.set(c.target, hostPath(topConfigs[c.source].file));
+        for (const c of s.configs as Doc[]) mounted.set(c.target, hostPath(topConfigs[c.source]!.file));
         for (const c of s.secrets as Doc[]) {
           assert.ok(posix.isAbsolute(c.target), `${name}: secret ${c.source} has an absolute target`);
-          const file = hostPath(topSecrets[c.source].file);
+          const file = hostPath(topSecrets[c.source]!.file);
           mounted.set(c.target, file);
           const mode = (await stat(file)).mode & 0o777;
           assert.equal(mode & 0o077, 0, `${name}: ${file} is private (mode ${mode.toString(8)})`);
