@@ -41,7 +41,10 @@ export function dropPrivileges(target: { uid?: number | undefined; gid?: number 
     process.setgid?.(gid);
     process.setuid?.(uid);
   } catch (cause) {
-    throw new TunmeshError('PRIVILEGE_DROP_FAILED', `could not drop to uid ${uid} gid ${gid}`, { cause });
+    throw new TunmeshError('PRIVILEGE_DROP_FAILED', `could not drop to uid ${uid} gid ${gid}`, {
+      cause,
+      hint: 'the drop needs CAP_SETUID and CAP_SETGID besides CAP_NET_ADMIN (in a container: --cap-add SETUID --cap-add SETGID)',
+    });
   }
   const id = currentIdentity();
   if (id.uid !== uid || id.gid !== gid || !/^0+$/.test(id.capEff)) {
