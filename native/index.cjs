@@ -28,4 +28,9 @@ module.exports = {
   openTun: addon.openTun,
   writeTun: addon.writeTun,
   startTunReader,
+  // The data-plane fast path (native/src/fastpath*.cc); absent in builds without it.
+  FastPath: addon.FastPath,
+  fastPathSeal: addon.fastPathSeal,
+  fastPathSplit: addon.fastPathSplit,
+  fastPathCoalesce: addon.fastPathCoalesce,
 };

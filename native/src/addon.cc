@@ -3,11 +3,13 @@
 Napi::Value OpenTun(const Napi::CallbackInfo& info);
 Napi::Value WriteTun(const Napi::CallbackInfo& info);
 Napi::Function DefineTunReader(Napi::Env env);
+void RegisterFastPath(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openTun", Napi::Function::New(env, OpenTun));
   exports.Set("writeTun", Napi::Function::New(env, WriteTun));
   exports.Set("TunReader", DefineTunReader(env));
+  RegisterFastPath(env, exports);
   return exports;
 }
 

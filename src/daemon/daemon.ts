@@ -11,6 +11,7 @@ import { HttpsTransport } from '../control/transport.js';
 import type { HealthReport } from '../control/routes/route.js';
 import type { DataPlaneEngine } from '../dataplane/engine.js';
 import { JsEngine } from '../dataplane/js-engine.js';
+import { NativeHost } from '../dataplane/native-host.js';
 import { Membership } from '../membership/membership.js';
 import type { NodeRecord } from '../membership/record.js';
 import { Metrics } from '../metrics/registry.js';
@@ -90,8 +91,10 @@ export class Daemon {
     const publicKey = encodeKey(publicKeyOf(secrets.privateKey.expose()));
     this.metrics.set('build_info', { version: this.#o.version, engine: config.dataplane.engine }, 1);
 
-    // Privileged setup: TUN device, addresses, routes, sockets.
-    const tun = await platform.tun.open(config.tun.name);
+    // Privileged setup: TUN device, addresses, routes, sockets. The native engine owns both devices.
+    const native =
+      config.dataplane.engine === 'native' ? NativeHost.tryCreate({ mtu: config.tun.mtu, log }) : undefined;
+    const tun = await (native?.tun ?? platform.tun).open(config.tun.name);
     this.#tun = tun;
     await platform.net.setMtu(tun.name, config.tun.mtu);
     for (const a of config.node.addresses) await platform.net.addAddress(tun.name, a);
@@ -99,17 +102,22 @@ export class Daemon {
     for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
 
     const listen = parseHostPort(config.wireguard.listen, { allowPortZero: true })!;
-    const udp = await platform.udp.bind(listen.host, listen.port);
+    const udp = await (native?.udp ?? platform.udp).bind(listen.host, listen.port);
     this.#udp = udp;
     this.#families = new Set(listen.host.includes(':') ? (listen.host === '::' ? [4, 6] : [6]) : [4]);
 
+    const testRekeyMs = Number(process.env.TUNMESH_TEST_REKEY_AFTER_MS ?? 0);
     const device = new WgDevice({
       privateKey: secrets.privateKey,
       random: (n) => platform.random.bytes(n),
       wallClockMs: () => platform.clock.wallNow(),
       mtu: config.tun.mtu,
+      // Test-only: rekey tests shorten the session lifetime; never set in production.
+      limits: testRekeyMs > 0 ? { rekeyAfterTimeMs: testRekeyMs } : undefined,
     });
-    const engine = new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log });
+    const engine = native
+      ? native.engine({ device, clock: platform.clock, metrics: this.metrics, log })
+      : new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log });
     this.#engine = engine;
     engine.onEvent((e) => {
       if (e.type === 'handshake') log.debug({ peer: this.#peerName(e.peer), role: e.role }, 'handshake complete');

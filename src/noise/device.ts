@@ -20,6 +20,7 @@ import type { Keypair } from './keypairs.js';
 import { resolveLimits, type WgLimits, type WgLimitsOverride } from './limits.js';
 import { Outbound } from './outbound.js';
 import { Peer } from './peer.js';
+import { applyFastPathActivity, type FastPathActivity } from './fastpath-activity.js';
 import { firePeerTimers, PeerTimerRules } from './timers.js';
 import { HandshakeRateLimiter } from './ratelimiter.js';
 import type { Now, WgAction, WgEndpoint } from './actions.js';
@@ -391,6 +392,14 @@ export class WgDevice {
     if (sameEndpoint(peer.endpoint, from)) return;
     peer.endpoint = { host: from.host, port: from.port };
     out.push({ type: 'endpoint', peer: peer.key, endpoint: peer.endpoint });
+  }
+
+  /** What a native fast path carried for a peer since its last summary (see fastpath-activity.ts). */
+  fastPathActivity(publicKeyB64: string, activity: FastPathActivity, now: Now): WgAction[] {
+    const out: WgAction[] = [];
+    const peer = this.#peers.get(publicKeyB64);
+    if (peer !== undefined) applyFastPathActivity(peer, activity, now, this.#rules, this.#out, out);
+    return out;
   }
 
   /** Fires due timers (wireguard-go timers.go); call every 100–250 ms. */

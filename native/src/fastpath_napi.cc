@@ -1,0 +1,430 @@
+// The JavaScript face of the fast path: class FastPath (setup, tables, slow-path I/O, counters) and
+// three pure helpers the unit tests use to check the seal, the TSO split and the TUN coalescing.
+#include <napi.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "fastpath.h"
+#include "fastpath_crypto.h"
+#include "fastpath_offload.h"
+
+namespace {
+
+using fp::Core;
+
+class FastPath;
+void CallSlow(Napi::Env env, Napi::Function fn, FastPath* self, void*);
+using Tsfn = Napi::TypedThreadSafeFunction<FastPath, void, CallSlow>;
+
+uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
+
+const uint8_t* Bytes(const Napi::Value& v, size_t* len) {
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  *len = ta.ByteLength();
+  return static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+}
+
+bool IsBytes(const Napi::Value& v) { return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array; }
+
+class FastPath : public Napi::ObjectWrap<FastPath> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FastPath",
+                       {
+                           InstanceMethod("openTun", &FastPath::OpenTun),
+                           InstanceMethod("bind", &FastPath::Bind),
+                           InstanceMethod("start", &FastPath::Start),
+                           InstanceMethod("stop", &FastPath::Stop),
+                           InstanceMethod("close", &FastPath::Close),
+                           InstanceMethod("setPeer", &FastPath::SetPeer),
+                           InstanceMethod("removePeer", &FastPath::RemovePeer),
+                           InstanceMethod("setRoutes", &FastPath::SetRoutes),
+                           InstanceMethod("addKeypair", &FastPath::AddKeypair),
+                           InstanceMethod("confirmKeypair", &FastPath::ConfirmKeypair),
+                           InstanceMethod("removeKeypair", &FastPath::RemoveKeypair),
+                           InstanceMethod("sendTo", &FastPath::SendTo),
+                           InstanceMethod("sendTransport", &FastPath::SendTransport),
+                           InstanceMethod("writeTun", &FastPath::WriteTun),
+                           InstanceMethod("activity", &FastPath::Activity),
+                           InstanceMethod("stats", &FastPath::Stats),
+                       });
+  }
+
+  FastPath(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastPath>(info) {
+    fp::Options o;
+    if (info.Length() > 0 && info[0].IsObject()) {
+      Napi::Object a = info[0].As<Napi::Object>();
+      if (a.Get("mtu").IsNumber()) o.mtu = U32(a.Get("mtu"));
+      if (a.Get("offload").IsBoolean()) o.offload = a.Get("offload").As<Napi::Boolean>();
+      if (a.Get("puntIcmp").IsBoolean()) o.puntIcmp = a.Get("puntIcmp").As<Napi::Boolean>();
+    }
+    if (o.mtu < 576 || o.mtu > 9000) o.mtu = 1420;
+    core_ = std::make_unique<Core>(o);
+    napi_add_env_cleanup_hook(info.Env(), &FastPath::OnEnvCleanup, this);
+    hookActive_ = true;
+  }
+
+  ~FastPath() override {
+    StopThreads();
+    if (hookActive_) napi_remove_env_cleanup_hook(Env(), &FastPath::OnEnvCleanup, this);
+  }
+
+  void Drain(Napi::Env env, Napi::Function fn) {
+    std::vector<fp::SlowItem> items = core_->slow.Take();
+    if (env == nullptr || !running_ || items.empty()) return;
+    Napi::Array arr = Napi::Array::New(env, items.size());
+    for (size_t i = 0; i < items.size(); i++) {
+      fp::SlowItem& it = items[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("kind", Napi::Number::New(env, it.kind));
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, it.data.data(), it.data.size()));
+      if (it.kind == fp::kSlowUdp) {
+        int port = 0;
+        o.Set("host", Napi::String::New(env, Core::FormatHost(it.from, it.fromLen, &port)));
+        o.Set("port", Napi::Number::New(env, port));
+      }
+      arr.Set(static_cast<uint32_t>(i), o);
+    }
+    fn.Call({arr});
+  }
+
+ private:
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<FastPath*>(arg);
+    self->hookActive_ = false;
+    self->StopThreads();
+  }
+
+  void StopThreads() {
+    if (!running_) return;
+    running_ = false;
+    core_->Stop();
+    tsfn_.Release();
+  }
+
+  Napi::Value Fail(Napi::Env env, const std::string& msg) {
+    Napi::Error::New(env, msg).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Napi::Value OpenTun(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) return Fail(env, "openTun(name: string)");
+    std::string name;
+    std::string err = core_->OpenTun(info[0].As<Napi::String>(), &name);
+    if (!err.empty()) return Fail(env, err);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("fd", Napi::Number::New(env, core_->tunFd));
+    out.Set("name", Napi::String::New(env, name));
+    out.Set("vnetHdr", Napi::Boolean::New(env, core_->vnetHdr));
+    out.Set("tso", Napi::Boolean::New(env, core_->tso));
+    return out;
+  }
+
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return Fail(env, "bind(host, port)");
+    std::string err = core_->Bind(info[0].As<Napi::String>(), info[1].As<Napi::Number>().Int32Value());
+    if (!err.empty()) return Fail(env, err);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("port", Napi::Number::New(env, core_->LocalPort()));
+    out.Set("gso", Napi::Boolean::New(env, core_->udpGso));
+    out.Set("gro", Napi::Boolean::New(env, core_->udpGro));
+    return out;
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (running_) return Fail(env, "already started");
+    if (info.Length() < 1 || !info[0].IsFunction()) return Fail(env, "start(onSlow: function, limits?)");
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object l = info[1].As<Napi::Object>();
+      if (l.Get("rejectAfterTimeMs").IsNumber())
+        core_->opt.rejectAfterTimeNs =
+            static_cast<int64_t>(l.Get("rejectAfterTimeMs").As<Napi::Number>().DoubleValue() * 1e6);
+      if (l.Get("rejectAfterMessages").IsNumber()) {
+        double m = l.Get("rejectAfterMessages").As<Napi::Number>().DoubleValue();
+        // JS clamps the real limit (2^64 - 2^13 - 1) to 2^53 - 1: below that it is a test's lowered one.
+        if (m > 0 && m < 9007199254740991.0) core_->opt.rejectAfterMessages = static_cast<uint64_t>(m);
+      }
+    }
+    tsfn_ = Tsfn::New(env, info[0].As<Napi::Function>(), "tunmesh.FastPath", 0, 1, this);
+    tsfn_.Unref(env);
+    std::string err = core_->Start([this] { tsfn_.NonBlockingCall(); });
+    if (!err.empty()) {
+      tsfn_.Release();
+      return Fail(env, err);
+    }
+    running_ = true;
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    StopThreads();
+    return info.Env().Undefined();
+  }
+
+  // close(which?: 'tun' | 'udp'): stops the threads first, so no fd number can be reused under them.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    StopThreads();
+    std::string which = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (which != "udp" && core_->tunFd >= 0) {
+      close(core_->tunFd);
+      core_->tunFd = -1;
+    }
+    if (which != "tun" && core_->udpFd >= 0) {
+      close(core_->udpFd);
+      core_->udpFd = -1;
+    }
+    return info.Env().Undefined();
+  }
+
+  bool Endpoint(const Napi::CallbackInfo& info, size_t at, fp::Endpoint* ep) {
+    return info.Length() > at + 1 && info[at].IsString() && info[at + 1].IsNumber() &&
+           core_->ParseEndpoint(info[at].As<Napi::String>(), info[at + 1].As<Napi::Number>().Int32Value(), ep);
+  }
+
+  // setPeer(id, host?, port?): creates the peer or changes its endpoint.
+  Napi::Value SetPeer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) return Fail(env, "setPeer(id, host?, port?)");
+    fp::Endpoint ep;
+    bool has = Endpoint(info, 1, &ep);
+    core_->SetPeer(U32(info[0]), has ? &ep : nullptr);
+    return Napi::Boolean::New(env, has);
+  }
+
+  Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
+    if (info.Length() > 0 && info[0].IsNumber()) core_->RemovePeer(U32(info[0]));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetRoutes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !IsBytes(info[1])) return Fail(env, "setRoutes(id, packed)");
+    size_t len;
+    const uint8_t* p = Bytes(info[1], &len);
+    return Napi::Boolean::New(env, core_->SetRoutes(U32(info[0]), p, len));
+  }
+
+  // addKeypair(peerId, localIndex, remoteIndex, sendKey, receiveKey, ageMs, confirmed)
+  Napi::Value AddKeypair(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !IsBytes(info[3]) ||
+        !IsBytes(info[4]) || !info[5].IsNumber() || !info[6].IsBoolean())
+      return Fail(env, "addKeypair(peerId, localIndex, remoteIndex, sendKey, receiveKey, ageMs, confirmed)");
+    size_t sl, rl;
+    const uint8_t* sk = Bytes(info[3], &sl);
+    const uint8_t* rk = Bytes(info[4], &rl);
+    if (sl != fp::kKeyLen || rl != fp::kKeyLen) return Fail(env, "keys are 32 bytes");
+    double ageMs = info[5].As<Napi::Number>().DoubleValue();
+    bool ok = core_->AddKeypair(U32(info[0]), U32(info[1]), U32(info[2]), sk, rk,
+                                static_cast<int64_t>(ageMs > 0 ? ageMs * 1e6 : 0), info[6].As<Napi::Boolean>());
+    return Napi::Boolean::New(env, ok);
+  }
+
+  Napi::Value ConfirmKeypair(const Napi::CallbackInfo& info) {
+    bool ok = info.Length() > 0 && info[0].IsNumber() && core_->ConfirmKeypair(U32(info[0]));
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  Napi::Value RemoveKeypair(const Napi::CallbackInfo& info) {
+    if (info.Length() > 0 && info[0].IsNumber()) core_->RemoveKeypair(U32(info[0]));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SendTo(const Napi::CallbackInfo& info) {
+    fp::Endpoint ep;
+    if (info.Length() < 3 || !IsBytes(info[0]) || !Endpoint(info, 1, &ep)) return Napi::Boolean::New(info.Env(), false);
+    size_t len;
+    const uint8_t* p = Bytes(info[0], &len);
+    return Napi::Boolean::New(info.Env(), core_->SendTo(p, len, ep));
+  }
+
+  Napi::Value SendTransport(const Napi::CallbackInfo& info) {
+    fp::Endpoint ep;
+    if (info.Length() < 4 || !info[0].IsNumber() || !IsBytes(info[1]) || !Endpoint(info, 2, &ep))
+      return Napi::Boolean::New(info.Env(), false);
+    size_t len;
+    const uint8_t* p = Bytes(info[1], &len);
+    return Napi::Boolean::New(info.Env(), core_->SendTransport(U32(info[0]), p, len, ep));
+  }
+
+  Napi::Value WriteTun(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !IsBytes(info[0])) return Napi::Boolean::New(info.Env(), false);
+    size_t len;
+    const uint8_t* p = Bytes(info[0], &len);
+    return Napi::Boolean::New(info.Env(), core_->WriteTun(p, len));
+  }
+
+  // Rows of 10 numbers for each peer whose counters moved since the last call: id, tx packets, tx bytes,
+  // rx packets, rx bytes (deltas), ms since the last data sent, data received, anything authenticated
+  // received (-1: nothing new), current keypair's local index (-1: none) and its next send counter.
+  Napi::Value Activity(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t now = fp::NowNs();
+    std::vector<double> rows;
+    for (auto& [id, pp] : core_->peers) {  // JS thread: the only writer of the map
+      fp::Peer& p = *pp;
+      uint64_t txp = p.tx.packets.load(), txb = p.tx.bytes.load(), rxp = p.rx.packets.load(), rxb = p.rx.bytes.load();
+      int64_t txNs = p.tx.lastDataNs.load(), rxNs = p.rx.lastDataNs.load(), anyNs = p.rx.lastAnyNs.load();
+      if (txp == p.repTxPackets && rxp == p.repRxPackets && anyNs == p.repRxAnyNs) continue;
+      auto ago = [&](int64_t at, int64_t rep) { return at != rep && at != 0 ? (now - at) / 1e6 : -1.0; };
+      fp::Keypair* kp = p.current;
+      double row[10] = {static_cast<double>(id),
+                        static_cast<double>(txp - p.repTxPackets),
+                        static_cast<double>(txb - p.repTxBytes),
+                        static_cast<double>(rxp - p.repRxPackets),
+                        static_cast<double>(rxb - p.repRxBytes),
+                        ago(txNs, p.repTxNs),
+                        ago(rxNs, p.repRxDataNs),
+                        ago(anyNs, p.repRxAnyNs),
+                        kp != nullptr ? static_cast<double>(kp->localIndex) : -1.0,
+                        kp != nullptr ? static_cast<double>(kp->sendCounter.load()) : 0.0};
+      rows.insert(rows.end(), row, row + 10);
+      p.repTxPackets = txp;
+      p.repTxBytes = txb;
+      p.repRxPackets = rxp;
+      p.repRxBytes = rxb;
+      p.repTxNs = txNs;
+      p.repRxDataNs = rxNs;
+      p.repRxAnyNs = anyNs;
+    }
+    Napi::Float64Array out = Napi::Float64Array::New(env, rows.size());
+    if (!rows.empty()) memcpy(out.Data(), rows.data(), rows.size() * sizeof(double));
+    return out;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    fp::Stats& s = core_->stats;
+    Napi::Object o = Napi::Object::New(env);
+    auto set = [&](const char* k, const std::atomic<uint64_t>& v) {
+      o.Set(k, Napi::Number::New(env, static_cast<double>(v.load())));
+    };
+    set("tunReads", s.tunReads);
+    set("tunSuperPackets", s.tunSuperPackets);
+    set("txPackets", s.txPackets);
+    set("sendCalls", s.sendCalls);
+    set("gsoSends", s.gsoSends);
+    set("rxDatagrams", s.rxDatagrams);
+    set("recvCalls", s.recvCalls);
+    set("groDatagrams", s.groDatagrams);
+    set("rxPackets", s.rxPackets);
+    set("tunWrites", s.tunWrites);
+    set("coalesced", s.coalesced);
+    set("puntedTun", s.puntedTun);
+    set("puntedUdp", s.puntedUdp);
+    set("resealed", s.resealed);
+    Napi::Object drops = Napi::Object::New(env);
+    for (int i = 0; i < fp::kDropCount; i++)
+      drops.Set(fp::kDropNames[i], Napi::Number::New(env, static_cast<double>(s.drops[i].load())));
+    o.Set("drops", drops);
+    o.Set("running", Napi::Boolean::New(env, running_));
+    return o;
+  }
+
+  std::unique_ptr<Core> core_;
+  Tsfn tsfn_;
+  bool running_ = false;
+  bool hookActive_ = false;
+};
+
+void CallSlow(Napi::Env env, Napi::Function fn, FastPath* self, void*) {
+  if (env == nullptr || self == nullptr) return;
+  self->Drain(env, fn);
+}
+
+// fastPathSeal(sendKey, remoteIndex, counter, packet, mtu) -> the transport message the tx thread sends.
+Napi::Value Seal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !IsBytes(info[0]) || !info[1].IsNumber() || !info[2].IsNumber() || !IsBytes(info[3]) ||
+      !info[4].IsNumber()) {
+    Napi::TypeError::New(env, "fastPathSeal(key, remoteIndex, counter, packet, mtu)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  size_t kl, pl;
+  const uint8_t* key = Bytes(info[0], &kl);
+  const uint8_t* pkt = Bytes(info[3], &pl);
+  fp::Keypair kp;
+  memcpy(kp.sendKey, key, kl < fp::kKeyLen ? kl : fp::kKeyLen);
+  kp.remoteIndex = U32(info[1]);
+  size_t padded = Core::PaddedLength(pl, U32(info[4]));
+  std::vector<uint8_t> msg(fp::kWgHeader + padded + fp::kTagLen);
+  memcpy(msg.data() + fp::kWgHeader, pkt, pl);
+  fp::Aead aead;
+  size_t n = fp::SealTransport(aead, kp, static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue()), msg.data(),
+                               pl, padded);
+  return Napi::Buffer<uint8_t>::Copy(env, msg.data(), n);
+}
+
+// fastPathSplit(vnetHeaderAndPacket, mtu) -> the packets the tx thread would encrypt (null: dropped).
+Napi::Value Split(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t len;
+  if (info.Length() < 2 || !IsBytes(info[0]) || !info[1].IsNumber()) return env.Null();
+  const uint8_t* in = Bytes(info[0], &len);
+  if (len < fp::kVnetHdrLen) return env.Null();
+  fp::VnetHdr h;
+  memcpy(&h, in, fp::kVnetHdrLen);
+  std::vector<uint8_t> pkt(in + fp::kVnetHdrLen, in + len);
+  size_t cap = U32(info[1]);
+  constexpr int kMax = 256;
+  std::vector<uint8_t> out(kMax * cap);
+  std::vector<uint8_t*> outs(kMax);
+  for (int i = 0; i < kMax; i++) outs[i] = out.data() + i * cap;
+  uint32_t lens[kMax];
+  int n = fp::SplitPacket(h, pkt.data(), pkt.size(), outs.data(), cap, lens, kMax);
+  if (n <= 0) return env.Null();
+  Napi::Array arr = Napi::Array::New(env, n);
+  for (int i = 0; i < n; i++) arr.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, outs[i], lens[i]));
+  return arr;
+}
+
+// fastPathCoalesce(packets) -> what the rx thread writes to a vnet-hdr TUN (virtio header + packet per
+// write), through a SOCK_SEQPACKET pair standing in for the TUN.
+Napi::Value Coalesce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) return env.Null();
+  Napi::Array in = info[0].As<Napi::Array>();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return env.Null();
+  int big = 8 << 20;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  std::vector<std::vector<uint8_t>> bufs(in.Length());
+  fp::Stats stats;
+  fp::TunWriter w(sv[0], true, true, &stats);
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    size_t len;
+    Napi::Value v = in.Get(i);
+    if (!IsBytes(v)) continue;
+    const uint8_t* p = Bytes(v, &len);
+    bufs[i].resize(len + fp::kVnetHdrLen);
+    memcpy(bufs[i].data() + fp::kVnetHdrLen, p, len);
+    w.Add(bufs[i].data() + fp::kVnetHdrLen, static_cast<uint32_t>(len));
+  }
+  w.Flush();
+  close(sv[0]);
+  Napi::Array out = Napi::Array::New(env);
+  std::vector<uint8_t> rb(70000);
+  for (uint32_t i = 0;; i++) {
+    ssize_t r = recv(sv[1], rb.data(), rb.size(), MSG_DONTWAIT);
+    if (r <= 0) break;
+    out.Set(i, Napi::Buffer<uint8_t>::Copy(env, rb.data(), r));
+  }
+  close(sv[1]);
+  return out;
+}
+
+}  // namespace
+
+void RegisterFastPath(Napi::Env env, Napi::Object exports) {
+  exports.Set("FastPath", FastPath::Define(env));
+  exports.Set("fastPathSeal", Napi::Function::New(env, Seal));
+  exports.Set("fastPathSplit", Napi::Function::New(env, Split));
+  exports.Set("fastPathCoalesce", Napi::Function::New(env, Coalesce));
+}

@@ -1,0 +1,147 @@
+// outsideToInside: UDP -> open -> source check -> TUN, on its own thread. recvmmsg takes a batch of
+// datagrams (with UDP_GRO, each may be a train of same-size datagrams, split here); transport messages for
+// installed keypairs are opened in place and queued for the TUN, where consecutive TCP segments of a
+// flow are written as one super-packet. Handshakes, cookies, unknown indices and the first packets of a
+// responder's unconfirmed keypair (after verification) go to the slow queue.
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "fastpath.h"
+#include "fastpath_crypto.h"
+#include "fastpath_offload.h"
+
+namespace fp {
+
+namespace {
+struct Punted {
+  const uint8_t* data;
+  size_t len;
+  int from;  // message index
+};
+}  // namespace
+
+void Core::RunRx() {
+  Aead aead;
+  const int kMsgs = 32;
+  const size_t bufSize = udpGro ? 65536 : 16384;
+  std::vector<uint8_t> bufs(kMsgs * bufSize);
+  std::vector<uint8_t> scratch(65536);
+  mmsghdr msgs[kMsgs];
+  iovec iovs[kMsgs];
+  sockaddr_storage froms[kMsgs];
+  alignas(cmsghdr) uint8_t cmsgs[kMsgs][CMSG_SPACE(sizeof(int))];
+  std::vector<Punted> punts;
+  punts.reserve(256);
+  TunWriter writer(tunFd, vnetHdr, vnetHdr, &stats);
+
+  // One datagram: opened in place and queued for the TUN, dropped, or listed for the slow queue.
+  auto handle = [&](uint8_t* d, size_t len, int mi, int64_t now) {
+    stats.rxDatagrams.fetch_add(1, std::memory_order_relaxed);
+    const sockaddr_storage& from = froms[mi];
+    socklen_t fromLen = msgs[mi].msg_hdr.msg_namelen;
+    if (len < 4) return stats.Drop(kDropShortPacket);
+    if (d[0] != kTransportType || d[1] != 0 || d[2] != 0 || d[3] != 0) return punts.push_back({d, len, mi});
+    if (len < kWgHeader + kTagLen) return stats.Drop(kDropShortPacket);
+    auto it = byIndex_.find(Le32(d + 4));
+    if (it == byIndex_.end()) return punts.push_back({d, len, mi});
+    Keypair* kp = it->second.get();
+    if (now - kp->createdNs > opt.rejectAfterTimeNs) return stats.Drop(kDropExpired);
+    uint64_t counter = Le64(d + 8);
+    if (!kp->replay.Check(counter, opt.rejectAfterMessages)) return stats.Drop(kDropReplayed);
+    Peer* peer = peers.find(kp->peerId)->second.get();
+    size_t n = len - kWgHeader - kTagLen;
+    // Key confirmation and roaming are protocol decisions: verify (so the replay window stays complete),
+    // then hand the untouched datagram up.
+    if (!kp->confirmed || !SameEndpoint(peer->endpoint, from, fromLen)) {
+      memcpy(scratch.data(), d, len);
+      if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgHeader, n)) return stats.Drop(kDropDecryptFailed);
+      kp->replay.Mark(counter);
+      return punts.push_back({d, len, mi});
+    }
+    uint8_t* p = d + kWgHeader;
+    if (!aead.Open(kp->recvKey, counter, p, n)) return stats.Drop(kDropDecryptFailed);
+    kp->replay.Mark(counter);
+    peer->rx.lastAnyNs.store(now, std::memory_order_relaxed);
+    if (n == 0) return;  // keepalive
+    int version = p[0] >> 4;
+    uint32_t total;
+    const uint8_t* src;
+    if (version == 4 && n >= 20) {
+      total = Be16(p + 2);
+      src = p + 12;
+      if (total < 20 || total > n) return stats.Drop(kDropBadInner);
+    } else if (version == 6 && n >= 40) {
+      total = 40u + Be16(p + 4);
+      src = p + 8;
+      if (total > n) return stats.Drop(kDropBadInner);
+    } else {
+      return stats.Drop(kDropBadInner);
+    }
+    // Crypto-key routing: a peer may only send from addresses routed to it.
+    uint32_t owner;
+    bool known = version == 4 ? routes_.Lookup4(src, &owner) : routes_.Lookup6(src, &owner);
+    if (!known || owner != kp->peerId) return stats.Drop(kDropSourceNotAllowed);
+    peer->rx.packets.fetch_add(1, std::memory_order_relaxed);
+    peer->rx.bytes.fetch_add(total, std::memory_order_relaxed);
+    peer->rx.lastDataNs.store(now, std::memory_order_relaxed);
+    stats.rxPackets.fetch_add(1, std::memory_order_relaxed);
+    writer.Add(p, total);
+  };
+
+  pollfd fds[2] = {{udpFd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    int pr = poll(fds, 2, 1000);
+    if (pr < 0 && errno != EINTR) break;
+    if (fds[1].revents != 0) break;
+    if (pr <= 0) continue;
+    for (int round = 0; round < 64; round++) {
+      for (int i = 0; i < kMsgs; i++) {
+        iovs[i] = {bufs.data() + i * bufSize, bufSize};
+        msghdr& h = msgs[i].msg_hdr;
+        h = msghdr{};
+        h.msg_name = &froms[i];
+        h.msg_namelen = sizeof(froms[i]);
+        h.msg_iov = &iovs[i];
+        h.msg_iovlen = 1;
+        h.msg_control = cmsgs[i];
+        h.msg_controllen = sizeof(cmsgs[i]);
+      }
+      int r = recvmmsg(udpFd, msgs, kMsgs, MSG_DONTWAIT, nullptr);
+      if (r <= 0) break;
+      stats.recvCalls.fetch_add(1, std::memory_order_relaxed);
+      int64_t now = NowNs();
+      punts.clear();
+      lock_.ReadLock();
+      for (int i = 0; i < r; i++) {
+        msghdr& h = msgs[i].msg_hdr;
+        size_t len = msgs[i].msg_len;
+        if (h.msg_flags & MSG_TRUNC) {
+          stats.Drop(kDropShortPacket);
+          continue;
+        }
+        size_t seg = len;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+          if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int g;
+            memcpy(&g, CMSG_DATA(c), sizeof(g));
+            if (g > 0) seg = static_cast<size_t>(g);
+          }
+        }
+        if (seg < len) stats.groDatagrams.fetch_add(1, std::memory_order_relaxed);
+        uint8_t* d = static_cast<uint8_t*>(iovs[i].iov_base);
+        for (size_t off = 0; off < len; off += seg) handle(d + off, len - off < seg ? len - off : seg, i, now);
+      }
+      lock_.Unlock();
+      writer.Flush();
+      for (const Punted& p : punts) Punt(kSlowUdp, p.data, p.len, &froms[p.from], msgs[p.from].msg_hdr.msg_namelen);
+      if (r < kMsgs) break;
+    }
+  }
+}
+
+}  // namespace fp

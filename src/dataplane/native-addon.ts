@@ -1,0 +1,83 @@
+// Typed face of the addon's fast path (native/src/fastpath*.cc). Loaded through the platform's loader;
+// undefined when the addon is missing or was built without the fast path.
+import { loadNative } from '../platform/linux/native.js';
+
+/** Something the native threads hand to TypeScript: a TUN packet (kind 0) or a datagram (kind 1). */
+export interface SlowItem {
+  readonly kind: 0 | 1;
+  readonly data: Buffer;
+  readonly host?: string;
+  readonly port?: number;
+}
+
+export interface FastPathStats {
+  readonly tunReads: number;
+  readonly tunSuperPackets: number;
+  readonly txPackets: number;
+  readonly sendCalls: number;
+  readonly gsoSends: number;
+  readonly rxDatagrams: number;
+  readonly recvCalls: number;
+  readonly groDatagrams: number;
+  readonly rxPackets: number;
+  readonly tunWrites: number;
+  readonly coalesced: number;
+  readonly puntedTun: number;
+  readonly puntedUdp: number;
+  readonly resealed: number;
+  /** Totals by drop reason; the names are metric drop reasons. */
+  readonly drops: Readonly<Record<string, number>>;
+  readonly running: boolean;
+}
+
+export interface FastPathHandle {
+  openTun(name: string): { fd: number; name: string; vnetHdr: boolean; tso: boolean };
+  bind(host: string, port: number): { port: number; gso: boolean; gro: boolean };
+  start(onSlow: (items: SlowItem[]) => void, limits: { rejectAfterTimeMs: number; rejectAfterMessages: number }): void;
+  stop(): void;
+  /** Closes the TUN fd, the UDP socket, or both (after stop()). */
+  close(which?: 'tun' | 'udp'): void;
+  setPeer(id: number, host?: string, port?: number): boolean;
+  removePeer(id: number): void;
+  /** Packed records: family (4|6), prefix length, address bytes. Replaces the peer's routes. */
+  setRoutes(id: number, packed: Uint8Array): boolean;
+  addKeypair(
+    peerId: number,
+    localIndex: number,
+    remoteIndex: number,
+    sendKey: Uint8Array,
+    receiveKey: Uint8Array,
+    ageMs: number,
+    confirmed: boolean,
+  ): boolean;
+  confirmKeypair(localIndex: number): boolean;
+  removeKeypair(localIndex: number): void;
+  sendTo(data: Uint8Array, host: string, port: number): boolean;
+  sendTransport(peerId: number, data: Uint8Array, host: string, port: number): boolean;
+  writeTun(packet: Uint8Array): boolean;
+  /** Rows of activityColumns numbers, one per peer whose counters moved since the last call. */
+  activity(): Float64Array;
+  stats(): FastPathStats;
+}
+
+export const activityColumns = 10;
+
+export interface FastPathAddon {
+  FastPath: new (opts: { mtu: number; offload?: boolean; puntIcmp?: boolean }) => FastPathHandle;
+  /** The transport message the tx thread would send for `packet` (test vectors). */
+  fastPathSeal(key: Uint8Array, remoteIndex: number, counter: number, packet: Uint8Array, mtu: number): Buffer;
+  /** The packets the tx thread would seal for one vnet-header TUN read (null: dropped). */
+  fastPathSplit(vnetHeaderAndPacket: Uint8Array, mtu: number): Buffer[] | null;
+  /** What the rx thread writes to a vnet-header TUN for these packets (virtio header + packet each). */
+  fastPathCoalesce(packets: Uint8Array[]): Buffer[] | null;
+}
+
+/** The fast path of the addon, or undefined (no addon, or built without it). Never throws. */
+export function loadFastPath(): FastPathAddon | undefined {
+  try {
+    const addon = loadNative() as unknown as Partial<FastPathAddon>;
+    return typeof addon.FastPath === 'function' ? (addon as FastPathAddon) : undefined;
+  } catch {
+    return undefined;
+  }
+}
