@@ -171,9 +171,11 @@ export class MembershipCore {
 
   /** Merges a bootstrap node's join reply: its record and every live record it knows. */
   mergeJoinReply(now: number, reply: JoinReply): Action[] {
+    // The mesh knows these records already: learn them without spreading them again.
     this.#applyAll(
       now,
       [reply.self, ...reply.members].map((r) => ({ t: 'alive', r }) as const),
+      false,
     );
     this.table.markSeen(reply.self.id, now);
     // Announce ourselves beyond the bootstrap node without waiting for it to spread our record.
@@ -378,12 +380,13 @@ export class MembershipCore {
 
   // --- dissemination ---
 
-  #applyAll(now: number, updates: readonly Update[]): void {
+  /** Merges updates; those that taught us something are passed on unless `spread` is false. */
+  #applyAll(now: number, updates: readonly Update[], spread = true): void {
     const deadline = now + this.suspicionMs;
     for (const u of updates) {
       const id = u.t === 'alive' ? u.r.id : u.id;
       if (id === this.self.id) this.#aboutSelf(u);
-      else if (this.table.apply(now, u, deadline)) this.#queue.enqueue(u);
+      else if (this.table.apply(now, u, deadline) && spread) this.#queue.enqueue(u);
     }
   }
 

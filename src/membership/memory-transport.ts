@@ -1,19 +1,21 @@
 // The in-memory twin of the HTTPS transport: a simulated network of nodes addressed by API URL, with
 // one-way latency and jitter, random loss, partitions, and hosts that are down (requests time out) or
-// refuse connections. Messages cross as JSON and are validated as the control server would, so the
-// simulation exercises the same decoding. Counts messages and bytes per node for traffic measurements.
+// refuse connections. By default messages cross as JSON and are validated with the same schemas as the
+// control server uses; large simulations can pass objects instead (`validate: false`; senders never
+// mutate messages). Counts messages and JSON bytes per node for traffic measurements.
 import { TunmeshError } from '../base/errors.js';
 import {
   joinReplySchema,
   parseGossipRequest,
   parseReply,
+  type GossipRequest,
   type MembershipHandler,
   type MembershipTransport,
   type Peer,
   type Reply,
   type Request,
 } from './messages.js';
-import { nodeRecordSchema } from './record.js';
+import { nodeRecordSchema, type NodeRecord } from './record.js';
 import type { Rng } from './rng.js';
 
 export interface MemoryNetworkOptions {
@@ -25,6 +27,8 @@ export interface MemoryNetworkOptions {
   readonly jitterMs?: number;
   /** Probability that a message (request or reply) is lost. */
   readonly loss?: number;
+  /** Serialise and schema-validate every message as the control server does (default true). */
+  readonly validate?: boolean;
 }
 
 export interface TrafficStats {
@@ -35,6 +39,22 @@ export interface TrafficStats {
 }
 
 type HostState = { handler: MembershipHandler } | { down: 'timeout' | 'refused' };
+type Body = NodeRecord | GossipRequest;
+/** A message in flight: JSON text, or the object itself when not validating. */
+type Payload<T> = { readonly json: string; readonly obj?: undefined } | { readonly json?: undefined; readonly obj: T };
+
+const recordBytes = new WeakMap<NodeRecord, number>();
+function sizeOfRecord(r: NodeRecord): number {
+  let n = recordBytes.get(r);
+  if (n === undefined) recordBytes.set(r, (n = JSON.stringify(r).length));
+  return n;
+}
+/** JSON size without serialising large join replies again and again. */
+function sizeOf(x: Body | Reply): number {
+  if ('type' in x && x.type === 'join-reply')
+    return 40 + sizeOfRecord(x.self) + x.members.reduce((a, r) => a + sizeOfRecord(r) + 1, 0);
+  return JSON.stringify(x).length;
+}
 
 export class MemoryNetwork {
   readonly #opts: MemoryNetworkOptions;
@@ -85,13 +105,29 @@ export class MemoryNetwork {
     return this.loss > 0 && this.#opts.rng() < this.loss;
   }
 
+  #encode<T extends Body | Reply>(x: T): { payload: Payload<T>; bytes: number } {
+    if (this.#opts.validate === false) return { payload: { obj: x }, bytes: sizeOf(x) };
+    const json = JSON.stringify(x);
+    return { payload: { json }, bytes: json.length };
+  }
+
+  #count(url: string, dir: 'in' | 'out', bytes: number): void {
+    const s = this.statsOf(url);
+    if (dir === 'out') {
+      s.messagesOut++;
+      s.bytesOut += bytes;
+    } else {
+      s.messagesIn++;
+      s.bytesIn += bytes;
+    }
+  }
+
   #send(fromUrl: string, self: MembershipHandler, to: Peer, msg: Request, timeoutMs: number): Promise<Reply> {
     const toUrl = typeof to === 'string' ? to : to.apiUrl;
     const fromId = self.self().id;
-    const wire = JSON.stringify(msg.type === 'join' ? msg.record : msg);
-    const out = this.statsOf(fromUrl);
-    out.messagesOut++;
-    out.bytesOut += wire.length;
+    const { payload, bytes } = this.#encode<Body>(msg.type === 'join' ? msg.record : msg);
+    this.#count(fromUrl, 'out', bytes);
+    const clock = this.#opts.clock;
     return new Promise<Reply>((resolve, reject) => {
       let settled = false;
       const finish = (f: () => void): void => {
@@ -100,57 +136,50 @@ export class MemoryNetwork {
         timer.cancel();
         f();
       };
-      const timer = this.#opts.clock.after(timeoutMs, () =>
-        finish(() => reject(new TunmeshError('PEER_UNREACHABLE', `timeout after ${timeoutMs} ms`))),
-      );
+      const fail = (why: string) => () => finish(() => reject(new TunmeshError('PEER_UNREACHABLE', why)));
+      const timer = clock.after(timeoutMs, fail(`timeout after ${timeoutMs} ms`));
       const host = this.#hosts.get(toUrl);
       if (!host || 'down' in host) {
-        if (host && host.down === 'refused')
-          this.#opts.clock.after(this.#delay(), () =>
-            finish(() => reject(new TunmeshError('PEER_UNREACHABLE', 'connection refused'))),
-          );
+        if (host?.down === 'refused') clock.after(this.#delay(), fail('connection refused'));
         return;
       }
       if (this.#lost(fromUrl, toUrl)) return;
-      this.#opts.clock.after(this.#delay(), () => {
-        const now = this.#hosts.get(toUrl);
-        if (!now || 'down' in now || settled) return;
-        const inbound = this.statsOf(toUrl);
-        inbound.messagesIn++;
-        inbound.bytesIn += wire.length;
-        void this.#deliver(now.handler, msg.type, wire, fromId).then(
-          (replyWire) => {
-            const back = this.statsOf(toUrl);
-            back.messagesOut++;
-            back.bytesOut += replyWire.length;
+      clock.after(this.#delay(), () => {
+        const there = this.#hosts.get(toUrl);
+        if (!there || 'down' in there || settled) return;
+        this.#count(toUrl, 'in', bytes);
+        this.#deliver(there.handler, msg.type === 'join', payload, fromId).then(
+          (reply) => {
+            const back = this.#encode<Reply>(reply);
+            this.#count(toUrl, 'out', back.bytes);
             if (this.#lost(toUrl, fromUrl)) return;
-            this.#opts.clock.after(this.#delay(), () => {
-              const r = parseReply(JSON.parse(replyWire));
-              const mine = this.statsOf(fromUrl);
-              mine.messagesIn++;
-              mine.bytesIn += replyWire.length;
-              finish(() => (r ? resolve(r) : reject(new TunmeshError('PEER_UNREACHABLE', 'bad reply'))));
+            clock.after(this.#delay(), () => {
+              const r = back.payload.obj ?? parseReply(JSON.parse(back.payload.json!));
+              this.#count(fromUrl, 'in', back.bytes);
+              if (r) finish(() => resolve(r));
+              else fail('bad reply')();
             });
           },
-          (err: unknown) =>
-            this.#opts.clock.after(this.#delay(), () =>
-              finish(() => reject(new TunmeshError('PEER_UNREACHABLE', `rejected: ${(err as Error).message}`))),
-            ),
+          (err: unknown) => clock.after(this.#delay(), fail(`rejected: ${(err as Error).message}`)),
         );
       });
     });
   }
 
-  async #deliver(handler: MembershipHandler, type: Request['type'], wire: string, fromId: string): Promise<string> {
-    const body: unknown = JSON.parse(wire);
-    if (type === 'join') {
+  async #deliver(handler: MembershipHandler, join: boolean, payload: Payload<Body>, fromId: string): Promise<Reply> {
+    if (payload.obj) {
+      return join
+        ? handler.handleJoin(payload.obj as NodeRecord, fromId)
+        : handler.handleGossip(payload.obj as GossipRequest, fromId);
+    }
+    const body: unknown = JSON.parse(payload.json!);
+    if (join) {
       const record = nodeRecordSchema.safeParse(body);
       if (!record.success) throw new Error('bad join body');
-      const reply = await handler.handleJoin(record.data, fromId);
-      return JSON.stringify(joinReplySchema.parse(reply));
+      return joinReplySchema.parse(await handler.handleJoin(record.data, fromId));
     }
     const msg = parseGossipRequest(body);
     if (!msg) throw new Error('bad gossip body');
-    return JSON.stringify(await handler.handleGossip(msg, fromId));
+    return handler.handleGossip(msg, fromId);
   }
 }

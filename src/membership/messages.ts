@@ -131,7 +131,7 @@ export const gossipRequestSchema: z.ZodType<GossipRequest> = z.discriminatedUnio
 
 const digestEntrySchema = z.tuple([nodeIdSchema, counter, counter, z.union([z.literal(0), z.literal(1)])]);
 
-export const joinReplySchema: z.ZodType<JoinReply> = z
+const joinReplyObject = z
   .object({
     type: z.literal('join-reply'),
     self: nodeRecordSchema,
@@ -139,8 +139,10 @@ export const joinReplySchema: z.ZodType<JoinReply> = z
   })
   .strict();
 
-export const replySchema: z.ZodType<Reply> = z.union([
-  joinReplySchema,
+export const joinReplySchema: z.ZodType<JoinReply> = joinReplyObject;
+
+export const replySchema: z.ZodType<Reply> = z.discriminatedUnion('type', [
+  joinReplyObject,
   z.object({ type: z.literal('ack'), from: nodeIdSchema, updates }).strict(),
   z.object({ type: z.literal('nack'), from: nodeIdSchema, updates }).strict(),
   z

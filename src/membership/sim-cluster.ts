@@ -41,6 +41,8 @@ export interface SimClusterOptions {
   readonly latencyMs?: number;
   readonly jitterMs?: number;
   readonly loss?: number;
+  /** Schema-validate every simulated message (default true; off for large runs). */
+  readonly validate?: boolean;
   readonly logger?: (name: string) => Logger;
   readonly metrics?: (name: string) => Metrics;
 }
@@ -63,6 +65,7 @@ export class SimCluster {
       latencyMs: opts.latencyMs ?? 2,
       jitterMs: opts.jitterMs ?? 3,
       loss: opts.loss ?? 0,
+      validate: opts.validate ?? true,
     });
   }
 
