@@ -181,6 +181,28 @@ test('a partition long enough for both halves to declare the other dead heals wh
   await c.stopAll();
 });
 
+test('a node that leaves gracefully is dropped everywhere as left, well before failure detection', async () => {
+  const c = new SimCluster({ seed: 88 });
+  twentyNodes(c);
+  assert.notEqual(await c.clock.runUntil(() => c.converged(), 30_000), undefined);
+  const n = c.nodes.get('n12')!;
+  const stopped = n.membership.stop({ leave: true });
+  await c.clock.advance(50);
+  await stopped;
+  n.alive = false;
+  c.net.down(n.url);
+  const leftAt = c.clock.now();
+  const took = await c.clock.runUntil(() => c.running().every((m) => !c.view(m.name).has('n12')), 10_000, 50);
+  assert.notEqual(took, undefined);
+  assert.ok(took! < 3_000, `took ${took} ms`);
+  for (const m of c.running()) {
+    const d = m.events.find((e) => e.type === 'down' && e.id === 'n12');
+    assert.equal(d?.reason, 'left', m.name);
+    assert.ok(d.at >= leftAt - 50);
+  }
+  await c.stopAll();
+});
+
 async function scenario(seed: number): Promise<string> {
   const c = new SimCluster({ seed, loss: 0.02 });
   twentyNodes(c);
