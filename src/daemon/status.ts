@@ -69,7 +69,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
       return {
         name: m.id,
         kind: 'mesh',
-        state: m.admitted ? m.state : 'refused',
+        state: m.state === 'dead' || m.admitted ? m.state : 'refused',
         publicKey: m.record!.publicKey,
         addresses: m.record!.addresses,
         method: 'wireguard',
