@@ -219,6 +219,10 @@ class RwLock {
 };
 
 class Aead;
+class TxPath;
+struct TxPathDeleter {
+  void operator()(TxPath* t) const;
+};
 
 class Core {
  public:
@@ -267,8 +271,11 @@ class Core {
   int family = AF_INET;
 
  private:
+  friend class TxPath;
   void RunTx();
   void RunRx();
+  // Reads and sends what the TUN holds; the caller holds txMu_.
+  void DrainTun(int maxReads);
   void Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_storage* from, socklen_t fromLen);
 
   RwLock lock_;
@@ -279,6 +286,8 @@ class Core {
   std::atomic<bool> stopping_{false};
   std::thread tx_, rx_;
   std::unique_ptr<Aead> jsAead_;  // for SendTransport on the JS thread
+  std::mutex txMu_;
+  std::unique_ptr<TxPath, TxPathDeleter> txPath_;
 };
 
 }  // namespace fp

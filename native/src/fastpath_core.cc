@@ -23,6 +23,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the fast path reads wi
 
 namespace fp {
 
+std::unique_ptr<TxPath, TxPathDeleter> NewTxPath(Core& c);
+
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
 #define TUN_F_USO6 0x40
@@ -253,6 +255,7 @@ std::string Core::Start(std::function<void()> wakeJs) {
   if (wakeFd_ < 0) return std::string("eventfd: ") + strerror(errno);
   wakeJs_ = std::move(wakeJs);
   stopping_ = false;
+  txPath_ = NewTxPath(*this);
   tx_ = std::thread([this] { RunTx(); });
   rx_ = std::thread([this] { RunRx(); });
   return "";

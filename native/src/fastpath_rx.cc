@@ -137,7 +137,14 @@ void Core::RunRx() {
         for (size_t off = 0; off < len; off += seg) handle(d + off, len - off < seg ? len - off : seg, i, now);
       }
       lock_.Unlock();
+      uint64_t written = stats.tunWrites.load(std::memory_order_relaxed);
       writer.Flush();
+      // What the kernel answered inside those writes (an echo reply, a TCP ACK) is in the TUN now: send
+      // it from here unless the tx thread is busy anyway.
+      if (stats.tunWrites.load(std::memory_order_relaxed) != written && txMu_.try_lock()) {
+        DrainTun(64);
+        txMu_.unlock();
+      }
       for (const Punted& p : punts) Punt(kSlowUdp, p.data, p.len, &froms[p.from], msgs[p.from].msg_hdr.msg_namelen);
       if (r < kMsgs) break;
     }
