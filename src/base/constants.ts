@@ -45,6 +45,8 @@ export const net = {
   minTunMtu: 1280,
   maxTunMtu: 9000,
   maxDatagramSize: 65535,
+  /** UDP port on each node's overlay addresses that echoes RTT probes sent through the mesh (daemon/rtt.ts). */
+  rttEchoPort: 4568,
 } as const;
 
 /** Control plane auth. */

@@ -9,6 +9,9 @@ import { configCommand } from './commands/config.js';
 import { keysCommand } from './commands/keys.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
+import { peersCommand } from './commands/peers.js';
+import { pingCommand } from './commands/ping.js';
+import { reloadCommand } from './commands/reload.js';
 import { secretCommand } from './commands/secret.js';
 import { formatError, withExamples } from './common.js';
 
@@ -19,6 +22,9 @@ export type CommandFactory = () => Command;
 export const commands: CommandFactory[] = [
   runCommand,
   statusCommand,
+  peersCommand,
+  pingCommand,
+  reloadCommand,
   configCommand,
   keysCommand,
   secretCommand,

@@ -236,6 +236,20 @@ const control = z
       },
     ),
     tls: field(tls, { description: 'TLS of the control API (server and client side).' }),
+    operatorTokenFile: field(filePath().optional(), {
+      description:
+        'File holding the operator token that opens the dashboard and its data API (not the cluster secret).',
+      details: [
+        'At least 32 characters after trimming whitespace; create it with `tunmesh secret generate --out FILE`.',
+        'Unset = no dashboard (its URLs answer 404 with a hint). Reloads live when still readable.',
+      ],
+      type: 'file path',
+      example: '/etc/tunmesh/operator.token',
+      file: true,
+    }),
+    dashboard: field(z.boolean().default(true), {
+      description: 'Serve the live dashboard at /ui/ of the control API (needs operatorTokenFile). Reloads live.',
+    }),
   })
   .strict()
   .transform((c) => ({ ...c, advertiseUrl: c.advertiseUrl || derivedAdvertiseUrl(c.listen) }));

@@ -27,6 +27,11 @@ import { metricsRoute } from './routes/metrics.js';
 import { nodeRoute } from './routes/node.js';
 import type { ControlProviders, Route, RouteResult } from './routes/route.js';
 import { statusRoute } from './routes/status.js';
+import { DashboardHandler } from './routes/dashboard.js';
+import { eventsRoute } from './routes/events.js';
+import { peersRoute } from './routes/peers.js';
+import { pingRoute } from './routes/ping.js';
+import { reloadRoute } from './routes/reload.js';
 import { loadTls, type TlsInput } from './tls.js';
 
 export interface ControlServerOptions {
@@ -49,6 +54,8 @@ export interface ControlServerOptions {
   readonly requestTimeoutMs?: number;
   readonly keepAliveTimeoutMs?: number;
   readonly maxConnections?: number;
+  /** The dashboard under /ui/ (operator-token auth, its own handler). */
+  readonly dashboard?: DashboardHandler;
 }
 
 class HttpError extends Error {
@@ -80,6 +87,8 @@ export class ControlServer {
     this.#wallNow = o.wallNow ?? Date.now;
     const p = o.providers;
     this.#routes = [healthRoute(p), metricsRoute(p), joinRoute(p), gossipRoute(p), nodeRoute(p), statusRoute(p)];
+    // Operator routes (signed like status, from=cli) exist when the daemon provides them.
+    if (p.ops) this.#routes.push(peersRoute(p.ops), pingRoute(p.ops), reloadRoute(p.ops), eventsRoute(p.ops));
   }
 
   /** Loads the TLS material, listens, and resolves with the bound address. */
@@ -139,6 +148,14 @@ export class ControlServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q < 0 ? url : url.slice(0, q);
+    if (this.#o.dashboard && DashboardHandler.handles(pathname)) {
+      await this.#o.dashboard.handle(req, res).catch((err: unknown) => {
+        this.#log.warn({ err: (err as Error).message }, 'dashboard request failed');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      this.#o.metrics?.inc('control_requests_total', { route: 'ui', status: String(res.statusCode) });
+      return;
+    }
     const route = this.#routes.find((r) => r.path === pathname && r.method === req.method);
     const name = route?.name ?? 'unknown';
     try {

@@ -29,6 +29,7 @@ import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
+import { Ops } from './ops.js';
 
 export interface Platform {
   readonly tun: TunFactory;
@@ -46,11 +47,14 @@ export interface DaemonOptions {
   readonly version: string;
   /** Tests run daemons as root in one process and skip the drop. */
   readonly dropPrivileges?: boolean;
+  /** The config file, re-read by `tunmesh reload` / SIGHUP; without it reload is refused. */
+  readonly configPath?: string;
 }
 
 export class Daemon {
   readonly metrics: Metrics;
-  readonly #o: DaemonOptions;
+  /** Not readonly: a reload replaces `config` with the settings now in force (daemon/reload.ts). */
+  #o: DaemonOptions;
   readonly #log: Logger;
   readonly #startedAt: number;
   #tun: TunDevice | undefined;
@@ -66,6 +70,7 @@ export class Daemon {
   readonly #memberEpochs = new Map<string, number>();
   #families = new Set<4 | 6>();
   #stopping = false;
+  #ops: Ops | undefined;
 
   private constructor(o: DaemonOptions) {
     this.#o = o;
@@ -120,6 +125,7 @@ export class Daemon {
       : new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log });
     this.#engine = engine;
     engine.onEvent((e) => {
+      this.#ops?.engineEvent(e, this.#peerName(e.peer));
       if (e.type === 'handshake') log.debug({ peer: this.#peerName(e.peer), role: e.role }, 'handshake complete');
       else log.info({ peer: this.#peerName(e.peer), endpoint: e.endpoint }, 'peer endpoint changed');
     });
@@ -138,6 +144,21 @@ export class Daemon {
       metrics: this.metrics,
       logger: log,
     });
+    // Operator side (RTT echo on the overlay addresses, events, dashboard): before the privilege drop.
+    this.#ops = new Ops({
+      log,
+      configPath: this.#o.configPath,
+      config: () => this.#o.config,
+      setConfig: (c) => (this.#o = { ...this.#o, config: c }),
+      status: () => this.status(),
+      health: () => this.health(),
+      members: () => this.#membership?.members() ?? [],
+      memberRecords: () => this.#membership?.peers().filter((r) => this.#memberKeys.has(r.id)) ?? [],
+      engine: () => this.#engine,
+      families: () => this.#families,
+      client: () => this.#client,
+    });
+    await this.#ops.start();
     const apiListen = parseHostPort(config.control.listen, { allowPortZero: true })!;
     // The record is needed by the server's handlers, but its API URL by the bound port: create the
     // membership lazily through the providers below, after the server is listening.
@@ -149,10 +170,12 @@ export class Daemon {
       port: apiListen.port,
       metrics: this.metrics,
       logger: log,
+      dashboard: this.#ops.dashboard,
       providers: {
         health: () => this.health(),
         metricsText: () => this.metrics.text(),
         status: () => this.status(),
+        ops: this.#ops,
         membership: {
           self: () => this.#mustMembership().self(),
           handleJoin: (r, from) => this.#mustMembership().handleJoin(r, from),
@@ -230,6 +253,7 @@ export class Daemon {
     this.#engine?.upsertPeer(spec);
     this.#memberKeys.set(r.id, spec.publicKey);
     this.#memberEpochs.set(r.id, r.epoch);
+    this.#ops?.memberUp(r.id, previous === undefined || restarted);
     if (previous === undefined || restarted)
       this.#log.info({ peer: r.id, addresses: r.addresses, endpoint: spec.endpoint }, 'peer up');
   }
@@ -240,6 +264,7 @@ export class Daemon {
     this.#memberKeys.delete(id);
     this.#memberEpochs.delete(id);
     this.#engine?.removePeer(key);
+    this.#ops?.memberDown(id, reason);
     this.#log.info({ peer: id, reason }, 'peer removed');
   }
 
@@ -288,7 +313,13 @@ export class Daemon {
       engine: this.#engine,
       members: this.#membership?.members() ?? [],
       memberKeys: this.#memberKeys,
+      peerStats: (name) => this.#ops?.peerStats(name),
     });
+  }
+
+  /** Applies the config file's live settings (SIGHUP; `tunmesh reload` goes through the API). */
+  reload(): Promise<unknown> {
+    return this.#ops?.reload() ?? Promise.resolve({ ok: false, error: 'the daemon is not running' });
   }
 
   /** Leaves the mesh politely, then closes everything; the TUN device disappears with its fd. */
@@ -298,6 +329,7 @@ export class Daemon {
     await this.#membership?.stop({ leave: true }).catch(() => undefined);
     await this.#server?.stop().catch(() => undefined);
     this.#client?.close();
+    this.#ops?.stop();
     await this.#engine?.stop();
     await this.#udp?.close().catch(() => undefined);
     await this.#tun?.close().catch(() => undefined);

@@ -21,6 +21,11 @@ export interface PeerStatusRow {
   readonly rxPackets: number;
   readonly txPackets: number;
   readonly lastSeen: string | null;
+  /** Mean RTT through the mesh (UDP echo between overlay addresses, daemon/rtt.ts); null when unmeasured. */
+  readonly rttMs: number | null;
+  /** Traffic rates over the last sampling interval. */
+  readonly rxBps: number;
+  readonly txBps: number;
 }
 
 export interface StatusReport {
@@ -45,6 +50,8 @@ export interface StatusInputs {
   readonly engine: DataPlaneEngine | undefined;
   readonly members: readonly MemberStatus[];
   readonly memberKeys: ReadonlyMap<string, string>;
+  /** RTT and rates by peer name (daemon/rtt.ts, daemon/traffic.ts). */
+  readonly peerStats?: (name: string) => { rttMs: number | null; rxBps: number; txBps: number } | undefined;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -61,6 +68,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
       txPackets: c?.txPackets ?? 0,
     };
   };
+  const stats = (name: string) => ({ rttMs: null, rxBps: 0, txBps: 0, ...i.peerStats?.(name) });
   const mesh: PeerStatusRow[] = i.members
     .filter((m) => m.record !== undefined)
     .map((m) => {
@@ -76,6 +84,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
         ...t,
         endpoint: t.endpoint ?? m.record!.endpoints[0] ?? null,
         lastSeen: iso(m.lastSeen),
+        ...stats(m.id),
       };
     });
   const statics: PeerStatusRow[] = i.config.wireguard.staticPeers.map((p) => ({
@@ -87,6 +96,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
     method: 'wireguard',
     ...traffic(p.publicKey),
     lastSeen: null,
+    ...stats(p.name),
   }));
   return {
     node: {

@@ -28,9 +28,15 @@ export function runCommand(): Command {
         platform: linuxPlatform(log),
         log,
         version: packageVersion(),
+        configPath: opts.config ?? configPathFromEnv(),
       });
+      // SIGHUP: apply the config file's live settings, as `tunmesh reload` does.
+      const onHup = (): void =>
+        void daemon.reload().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'reload failed'));
+      process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
         const shutdown = (signal: NodeJS.Signals): void => {
+          process.off('SIGHUP', onHup);
           log.info({ signal }, 'shutting down');
           // A second signal while draining means "now".
           process.once(signal, () => process.exit(1));

@@ -51,8 +51,9 @@ export function renderStatus(s: StatusReport, nowMs = Date.now()): string {
     sinceText(p.lastHandshake, nowMs),
     humanBytes(p.rxBytes),
     humanBytes(p.txBytes),
+    p.rttMs === null || p.rttMs === undefined ? '-' : `${p.rttMs.toFixed(2)} ms`,
   ]);
-  return `${head.join('\n')}\n\n${formatTable(['PEER', 'STATE', 'ADDRESSES', 'METHOD', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX'], rows)}`;
+  return `${head.join('\n')}\n\n${formatTable(['PEER', 'STATE', 'ADDRESSES', 'METHOD', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'RTT'], rows)}`;
 }
 
 export function statusCommand(): Command {

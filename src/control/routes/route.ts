@@ -16,6 +16,20 @@ export interface ControlProviders {
   /** Whatever `tunmesh status` should show (the daemon fills node + peers). */
   status(): unknown;
   readonly membership: MembershipHandler;
+  /** Operator commands (`tunmesh peers/ping/reload`, events); absent = those routes do not exist. */
+  readonly ops?: OpsProvider;
+}
+
+/** What the operator routes ask the daemon. */
+export interface OpsProvider {
+  /** The peers table (same rows as status). */
+  peers(): unknown;
+  /** Round trips through the mesh to a node (by name or overlay address); rejects NOT_FOUND if unknown. */
+  ping(node: string, count: number, timeoutMs: number): Promise<unknown>;
+  /** Re-reads the config file and applies what reloads live. */
+  reload(): Promise<unknown>;
+  /** Recent events after a sequence number. */
+  events(after: number): unknown;
 }
 
 export interface RouteResult {

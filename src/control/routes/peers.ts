@@ -1,0 +1,15 @@
+// GET /v1/peers — the peers table (`tunmesh peers`), signed with the cluster secret like status.
+import type { OpsProvider } from './route.js';
+import { defineRoute } from './route.js';
+
+export function peersRoute(p: Pick<OpsProvider, 'peers'>) {
+  return defineRoute<undefined>({
+    name: 'peers',
+    method: 'GET',
+    path: '/v1/peers',
+    auth: true,
+    async handle() {
+      return { status: 200, body: p.peers() };
+    },
+  });
+}

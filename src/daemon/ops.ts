@@ -1,0 +1,240 @@
+// The operator side of a running daemon: RTT through the mesh, traffic history, the event log, the
+// dashboard's data, `tunmesh ping` and `tunmesh reload`. The daemon owns the components; this file
+// owns what operators see of them, so the composition root stays small.
+import { TunmeshError } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import type { Secret } from '../base/secret.js';
+import { loadConfig, type Config } from '../config/index.js';
+import type { ControlClient } from '../control/client.js';
+import { OperatorAuth } from '../control/operator-auth.js';
+import { DashboardHandler } from '../control/routes/dashboard.js';
+import type { HealthReport, OpsProvider } from '../control/routes/route.js';
+import type { DataPlaneEngine, EngineEvent } from '../dataplane/engine.js';
+import type { MemberStatus } from '../membership/membership.js';
+import type { NodeRecord } from '../membership/record.js';
+import { EventLog } from './events.js';
+import { applyReload, readOperatorToken, type ReloadResult } from './reload.js';
+import { RttMonitor } from './rtt.js';
+import type { StatusReport } from './status.js';
+import { buildTopology } from './topology.js';
+import { TrafficSampler } from './traffic.js';
+
+export interface OpsDeps {
+  readonly log: Logger;
+  readonly configPath: string | undefined;
+  config(): Config;
+  setConfig(c: Config): void;
+  status(): StatusReport;
+  health(): HealthReport;
+  members(): readonly MemberStatus[];
+  memberRecords(): readonly NodeRecord[];
+  engine(): DataPlaneEngine | undefined;
+  families(): ReadonlySet<4 | 6>;
+  client(): ControlClient | undefined;
+}
+
+const remoteCacheMs = 1000;
+
+export class Ops implements OpsProvider {
+  readonly eventLog = new EventLog();
+  readonly rtt: RttMonitor;
+  readonly traffic: TrafficSampler;
+  readonly dashboard: DashboardHandler;
+  readonly #d: OpsDeps;
+  #auth: OperatorAuth | undefined;
+  #dashboardOn = false;
+  readonly #handshaken = new Set<string>();
+  readonly #seen = new Set<string>();
+  #remote: { at: number; data: Map<string, StatusReport> } | undefined;
+  #remoteFetch: Promise<Map<string, StatusReport>> | undefined;
+
+  constructor(d: OpsDeps) {
+    this.#d = d;
+    const c = d.config();
+    this.rtt = new RttMonitor({ addresses: c.node.addresses, log: d.log });
+    this.traffic = new TrafficSampler({
+      rows: () => d.status().peers,
+      rttMs: (name) => this.rtt.stats(name)?.avgMs ?? null,
+    });
+    this.dashboard = new DashboardHandler(
+      {
+        auth: () => this.#auth,
+        enabled: () => this.#dashboardOn,
+        overview: () => this.overview(),
+        history: () => this.traffic.history(),
+        events: (after) => this.eventLog.list(after),
+      },
+      d.log,
+    );
+  }
+
+  /** Privileged part of the start: token and static files are read before the privilege drop. */
+  async start(): Promise<void> {
+    const c = this.#d.config();
+    if (c.control.operatorTokenFile)
+      this.setDashboard(await readOperatorToken(c.control.operatorTokenFile), c.control.dashboard);
+    if (this.#dashboardOn) this.dashboard.preload();
+    await this.rtt.start();
+    this.traffic.start();
+    this.eventLog.add('start', undefined, c.node.name);
+  }
+
+  stop(): void {
+    this.rtt.stop();
+    this.traffic.stop();
+  }
+
+  setDashboard(token: Secret<string> | undefined, enabled: boolean): void {
+    this.#auth = token ? new OperatorAuth({ token }) : undefined;
+    this.#dashboardOn = enabled && token !== undefined;
+    if (this.#dashboardOn) this.dashboard.preload();
+  }
+
+  /** RTT and rates for the status rows. */
+  peerStats(name: string): { rttMs: number | null; rxBps: number; txBps: number } {
+    return { rttMs: this.rtt.stats(name)?.avgMs ?? null, ...(this.traffic.rates(name) ?? { rxBps: 0, txBps: 0 }) };
+  }
+
+  /** Keeps RTT targets in step with the admitted members. */
+  membersChanged(): void {
+    this.rtt.setTargets(new Map(this.#d.memberRecords().map((r) => [r.id, r.addresses])));
+  }
+
+  memberUp(id: string, fresh: boolean): void {
+    this.#seen.add(id);
+    this.membersChanged();
+    if (fresh) this.eventLog.add('join', id);
+  }
+
+  memberDown(id: string, reason: string): void {
+    this.#handshaken.delete(id);
+    this.membersChanged();
+    this.eventLog.add(reason === 'left' ? 'leave' : 'down', id, reason);
+  }
+
+  engineEvent(e: EngineEvent, peerName: string): void {
+    if (e.type === 'handshake') {
+      const first = !this.#handshaken.has(peerName);
+      this.#handshaken.add(peerName);
+      this.eventLog.add(first ? 'handshake' : 'rekey', peerName, e.role);
+    } else this.eventLog.add('endpoint', peerName, `${e.endpoint.host}:${e.endpoint.port}`);
+  }
+
+  // --- OpsProvider ---
+
+  events(after: number): unknown {
+    return this.eventLog.list(after);
+  }
+
+  peers(): unknown {
+    return this.#d.status().peers;
+  }
+
+  async ping(node: string, count: number, timeoutMs: number): Promise<unknown> {
+    const row = this.#d
+      .status()
+      .peers.find((p) => p.name === node || p.addresses.some((a) => a.split('/')[0] === node));
+    if (!row)
+      throw new TunmeshError('NOT_FOUND', `no peer named ${node}`, {
+        hint: '`tunmesh peers` lists the names and overlay addresses this node knows',
+      });
+    const rtts: (number | null)[] = [];
+    for (let i = 0; i < count; i++) {
+      const ms = await this.rtt.probePeer(row.addresses, timeoutMs);
+      rtts.push(ms === undefined ? null : Math.round(ms * 1000) / 1000);
+    }
+    const ok = rtts.filter((x): x is number => x !== null);
+    return {
+      node: row.name,
+      address: row.addresses[0]?.split('/')[0] ?? null,
+      method: row.method,
+      sent: count,
+      received: ok.length,
+      rttMs: rtts,
+      minMs: ok.length ? Math.min(...ok) : null,
+      avgMs: ok.length ? Math.round((ok.reduce((a, b) => a + b, 0) / ok.length) * 1000) / 1000 : null,
+      maxMs: ok.length ? Math.max(...ok) : null,
+    };
+  }
+
+  async reload(): Promise<unknown> {
+    const path = this.#d.configPath;
+    if (!path)
+      return { ok: false, error: 'this daemon was started without a config file path; restart it to change settings' };
+    let next: Config;
+    try {
+      next = await loadConfig(path);
+    } catch (e) {
+      const hint = (e as { hint?: string }).hint;
+      this.#d.log.warn({ err: (e as Error).message }, 'reload refused: the config file is invalid');
+      return { ok: false, error: (e as Error).message, hint: hint ?? 'fix the file (`tunmesh config check FILE`)' };
+    }
+    const engine = this.#d.engine();
+    const { config, result } = await applyReload(this.#d.config(), next, {
+      log: this.#d.log,
+      engine,
+      families: this.#d.families(),
+      memberRecords: () => this.#d.memberRecords(),
+      setDashboard: (t, on) => this.setDashboard(t, on),
+    });
+    this.#d.setConfig(config);
+    const r: ReloadResult & { ok: boolean } = { ok: result.errors.length === 0, ...result };
+    this.eventLog.add('reload', undefined, summary(result));
+    this.#d.log.info(r, 'config reloaded');
+    return r;
+  }
+
+  // --- dashboard data ---
+
+  async overview(): Promise<unknown> {
+    const own = this.#d.status();
+    const remote = await this.#remoteStatuses(own);
+    return {
+      generatedAt: new Date().toISOString(),
+      node: own.node,
+      health: this.#d.health(),
+      topology: buildTopology(own, remote, this.#seen, Date.now()),
+      peers: own.peers,
+    };
+  }
+
+  #remoteStatuses(own: StatusReport): Promise<Map<string, StatusReport>> {
+    if (this.#remote && Date.now() - this.#remote.at < remoteCacheMs) return Promise.resolve(this.#remote.data);
+    this.#remoteFetch ??= this.#fetchRemote(own).finally(() => (this.#remoteFetch = undefined));
+    return this.#remoteFetch;
+  }
+
+  async #fetchRemote(own: StatusReport): Promise<Map<string, StatusReport>> {
+    const client = this.#d.client();
+    const alive = new Set(own.peers.filter((p) => p.state === 'alive').map((p) => p.name));
+    const members = this.#d.members().filter((m) => alive.has(m.id) && m.record?.apiUrl);
+    const timeoutMs = Math.min(1500, this.#d.config().membership.requestTimeoutMs);
+    const data = new Map<string, StatusReport>();
+    await Promise.all(
+      members.map(async (m) => {
+        try {
+          const res = await client?.request(m.record!.apiUrl, {
+            method: 'GET',
+            path: '/v1/status',
+            to: m.id,
+            timeoutMs,
+          });
+          if (res) data.set(m.id, res.body as StatusReport);
+        } catch {
+          // Unreachable right now: the node shows as not reachable, its own links are unknown.
+        }
+      }),
+    );
+    this.#remote = { at: Date.now(), data };
+    return data;
+  }
+}
+
+function summary(r: ReloadResult): string {
+  const parts = [
+    r.applied.length ? `applied ${r.applied.join(', ')}` : 'nothing to apply live',
+    ...(r.restartRequired.length ? [`restart needed for ${r.restartRequired.join(', ')}`] : []),
+    ...(r.errors.length ? [`${r.errors.length} error(s)`] : []),
+  ];
+  return parts.join('; ');
+}
