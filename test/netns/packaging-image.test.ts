@@ -57,12 +57,12 @@ before(
     work = await mkdtemp(join(tmpdir(), 'tp5-image-'));
     tree = join(work, 'image-root');
     const r = await run('bash', [join(repo, 'scripts/image-build.sh'), tree], {
-      timeoutMs: 180_000,
+      timeoutMs: 480_000,
       env: { ...cleanEnv(), npm_config_update_notifier: 'false' },
     });
     assert.equal(r.code, 0, `image-build.sh failed:\n${r.stderr.slice(-4000)}`);
   },
-  { timeout: 200_000 },
+  { timeout: 500_000 },
 );
 
 after(async () => {
