@@ -16,6 +16,7 @@ import { Membership } from '../membership/membership.js';
 import type { NodeRecord } from '../membership/record.js';
 import { Metrics } from '../metrics/registry.js';
 import { WgDevice } from '../noise/device.js';
+import { HandshakeLoadMeter } from '../noise/load-meter.js';
 import type {
   Clock,
   DatagramSocket,
@@ -117,6 +118,8 @@ export class Daemon {
       random: (n) => platform.random.bytes(n),
       wallClockMs: () => platform.clock.wallNow(),
       mtu: config.tun.mtu,
+      // Cookies and per-source rate limits engage when handshakes arrive faster than 128/s.
+      loadMeter: new HandshakeLoadMeter(),
       // Test-only: rekey tests shorten the session lifetime; never set in production.
       limits: testRekeyMs > 0 ? { rekeyAfterTimeMs: testRekeyMs } : undefined,
     });

@@ -23,6 +23,7 @@ import { Peer } from './peer.js';
 import { applyFastPathActivity, type FastPathActivity } from './fastpath-activity.js';
 import { firePeerTimers, PeerTimerRules } from './timers.js';
 import { HandshakeRateLimiter } from './ratelimiter.js';
+import type { HandshakeLoadMeter } from './load-meter.js';
 import type { Now, WgAction, WgEndpoint } from './actions.js';
 
 export interface WgPeerConfig {
@@ -40,6 +41,8 @@ export interface WgDeviceOptions {
   readonly limits?: WgLimitsOverride;
   /** True while the caller is flooded with handshake messages: then mac2/cookies and rate limits apply. */
   readonly underLoad?: () => boolean;
+  /** Used when `underLoad` is absent: the device notes handshake arrivals and asks it (load-meter.ts). */
+  readonly loadMeter?: HandshakeLoadMeter;
   /** Tunnel MTU used to bound padding (default net.defaultTunMtu). */
   readonly mtu?: number;
 }
@@ -74,6 +77,7 @@ export class WgDevice {
   readonly #wallClockMs: () => number;
   readonly #limits: WgLimits;
   readonly #underLoad: () => boolean;
+  readonly #loadMeter: HandshakeLoadMeter | undefined;
   readonly #peers = new Map<string, Peer>();
   readonly #indices: IndexTable<Peer, Keypair>;
   readonly #checker: CookieChecker;
@@ -88,7 +92,9 @@ export class WgDevice {
     this.#random = opts.random;
     this.#wallClockMs = opts.wallClockMs;
     this.#limits = resolveLimits(opts.limits);
-    this.#underLoad = opts.underLoad ?? (() => false);
+    const meter = opts.underLoad === undefined ? opts.loadMeter : undefined;
+    this.#loadMeter = meter;
+    this.#underLoad = opts.underLoad ?? (meter ? () => meter.underLoad() : () => false);
     this.#indices = new IndexTable(opts.random);
     this.#checker = new CookieChecker(this.#identity.publicKey, this.#limits.cookieRefreshTimeMs);
     const jitterMax = this.#limits.rekeyTimeoutJitterMaxMs;
@@ -224,7 +230,9 @@ export class WgDevice {
       out.push({ type: 'drop', reason: 'short_packet' });
       return out;
     }
-    switch (messageType(datagram)) {
+    const type = messageType(datagram);
+    if (type === wgMessage.initiation || type === wgMessage.response) this.#loadMeter?.note(now);
+    switch (type) {
       case wgMessage.transport:
         this.#receiveTransport(datagram, from, now, out);
         break;

@@ -1,0 +1,133 @@
+// R21 no amplification: for every class of unauthenticated input, what the device answers is never
+// larger than what it got (cookie reply 64 B to a 148 B initiation or a 92 B response; nothing else).
+// R24: one source gets ≤ 20/s + burst 5 handshakes processed under load. And the load meter that
+// decides "under load" for the daemon (engages above 128 handshakes/s, sticky 1 s).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mac } from '../../src/crypto/hash.js';
+import { mac1Key } from '../../src/noise/cookie.js';
+import { HandshakeLoadMeter } from '../../src/noise/load-meter.js';
+import { HandshakeRateLimiter } from '../../src/noise/ratelimiter.js';
+import { WgDevice } from '../../src/noise/device.js';
+import { Secret } from '../../src/base/secret.js';
+import { initiationLayout, responseLayout } from '../../src/wire/wireguard.js';
+import { Rng } from '../fuzz/engine.js';
+import { ipv4Packet, keyFromSeed, makePair, seededRandom, sends } from '../helpers/wg-pair.js';
+
+function withMac1(m: Uint8Array, to: Uint8Array, mac1At: number): Uint8Array {
+  const out = Uint8Array.from(m);
+  out.set(mac(mac1Key(to), out.subarray(0, mac1At)), mac1At);
+  out.fill(0, mac1At + 16);
+  return out;
+}
+
+test('R21: response bytes ≤ request bytes for every unauthenticated input class, loaded or not', () => {
+  const rng = new Rng(21);
+  const ratios: Record<string, number> = {};
+  for (const underLoad of [false, true]) {
+    const { a, b, clock } = makePair();
+    a.underLoad = underLoad;
+    const pub = a.dev.publicKey;
+    const classes: Record<string, () => Uint8Array> = {
+      random: () => rng.bytes(rng.below(1500)),
+      badMac1Initiation: () => Uint8Array.from([1, 0, 0, 0, ...rng.bytes(144)]),
+      validMac1Initiation: () => withMac1(Uint8Array.from([1, 0, 0, 0, ...rng.bytes(144)]), pub, initiationLayout.mac1),
+      badMac1Response: () => Uint8Array.from([2, 0, 0, 0, ...rng.bytes(88)]),
+      validMac1Response: () => withMac1(Uint8Array.from([2, 0, 0, 0, ...rng.bytes(88)]), pub, responseLayout.mac1),
+      cookieReply: () => Uint8Array.from([3, 0, 0, 0, ...rng.bytes(60)]),
+      transport: () => Uint8Array.from([4, 0, 0, 0, ...rng.bytes(28 + rng.below(1400))]),
+    };
+    for (const [name, make] of Object.entries(classes)) {
+      let inBytes = 0;
+      let outBytes = 0;
+      let worst = 0;
+      for (let i = 0; i < 500; i++) {
+        const d = make();
+        const from = { host: `198.18.9.${1 + (i % 200)}`, port: 40000 + i };
+        const out = sends(a.dev.receive(d, from, clock.now + i));
+        const answered = out.reduce((s, x) => s + x.data.length, 0);
+        inBytes += d.length;
+        outBytes += answered;
+        worst = Math.max(worst, answered / Math.max(1, d.length));
+        for (const x of out) assert.equal(x.message, 'cookie_reply', `${name}: only cookie replies`);
+      }
+      ratios[`${name}${underLoad ? '@load' : ''}`] = worst;
+      assert.ok(outBytes <= inBytes, `${name} underLoad=${underLoad}: ${outBytes} > ${inBytes}`);
+      if (!underLoad || !name.startsWith('validMac1')) assert.equal(outBytes, 0, `${name}: no answer at all`);
+    }
+    void b;
+  }
+  const worst = Math.max(...Object.values(ratios));
+  assert.ok(worst <= 1, `worst ratio ${worst}`);
+  // The only answers: cookie replies, 64/148 and 64/92.
+  assert.equal(ratios['validMac1Initiation@load'], 64 / 148);
+  assert.equal(ratios['validMac1Response@load'], 64 / 92);
+});
+
+test('R24: per-source token bucket: ≤ 20/s + burst 5 over 10 s (±1), per address', () => {
+  const rl = new HandshakeRateLimiter();
+  let allowedA = 0;
+  let allowedB = 0;
+  // 1000 attempts per second from A for 10 s, and 50 per second from B.
+  for (let t = 0; t < 10_000; t++) {
+    if (rl.allow('198.18.9.1', 1_000_000 + t)) allowedA++;
+    if (t % 20 === 0 && rl.allow('198.18.9.2', 1_000_000 + t)) allowedB++;
+  }
+  assert.ok(Math.abs(allowedA - (20 * 10 + 5)) <= 1, `A: ${allowedA}`);
+  assert.ok(Math.abs(allowedB - (20 * 10 + 5)) <= 1, `B: ${allowedB}`);
+});
+
+test('load meter: quiet below 16 per 125 ms, engaged at the 17th, sticky for 1 s after the last excess', () => {
+  const m = new HandshakeLoadMeter();
+  for (let i = 0; i < 16; i++) m.note(1000 + i);
+  assert.equal(m.underLoad(), false);
+  m.note(1016);
+  assert.equal(m.underLoad(), true);
+  m.note(2015);
+  assert.equal(m.underLoad(), true, 'still within 1 s of the excess');
+  m.note(2017);
+  assert.equal(m.underLoad(), false, 'released after 1 s');
+  // A steady 100/s (legit peers) never engages it.
+  const q = new HandshakeLoadMeter();
+  for (let t = 0; t < 10_000; t += 10) {
+    q.note(5000 + t);
+    assert.equal(q.underLoad(), false);
+  }
+});
+
+test('a WgDevice with a load meter answers an initiation flood with cookies, and a peer still gets through', () => {
+  const { a, b, clock } = makePair();
+  const dev = new WgDevice({
+    privateKey: new Secret(keyFromSeed('b')),
+    random: seededRandom('b2'),
+    wallClockMs: () => clock.wall,
+    loadMeter: new HandshakeLoadMeter(),
+  });
+  dev.addPeer({ publicKey: a.dev.publicKey, endpoint: a.endpoint });
+  const rng = new Rng(22);
+  let cookies = 0;
+  for (let i = 0; i < 200; i++) {
+    const d = withMac1(Uint8Array.from([1, 0, 0, 0, ...rng.bytes(144)]), dev.publicKey, initiationLayout.mac1);
+    cookies += sends(dev.receive(d, { host: '198.18.9.9', port: 1000 + i }, clock.now)).length;
+  }
+  assert.ok(cookies >= 200 - 17, `flood answered with cookies once under load (${cookies})`);
+  // The legitimate peer: first initiation gets a cookie, the retry (with mac2) is answered.
+  const init = sends(a.dev.send(b.key, ipv4Packet('198.19.0.1', '198.19.0.2'), clock.now))[0]!.data;
+  const reply = sends(dev.receive(init, a.endpoint, clock.now));
+  assert.deepEqual(
+    reply.map((x) => x.message),
+    ['cookie_reply'],
+  );
+  a.dev.receive(reply[0]!.data, b.endpoint, clock.now);
+  clock.advance(5_500); // the initiator's retransmission (rekeyTimeout + jitter)
+  const retry = sends(a.dev.tick(clock.now)).find((x) => x.message === 'initiation')!.data;
+  for (let i = 0; i < 20; i++) {
+    const d = withMac1(Uint8Array.from([1, 0, 0, 0, ...rng.bytes(144)]), dev.publicKey, initiationLayout.mac1);
+    dev.receive(d, { host: '198.18.9.9', port: 2000 + i }, clock.now); // the flood goes on
+  }
+  const answered = sends(dev.receive(retry, a.endpoint, clock.now));
+  assert.deepEqual(
+    answered.map((x) => x.message),
+    ['response'],
+  );
+});
