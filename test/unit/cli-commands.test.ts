@@ -292,13 +292,10 @@ test('completion bash is valid bash and completes commands and file options', as
     ])
       .toString()
       .trim();
-  assert.deepEqual(complete(['tunmesh', '']).split(' ').slice(0, 5), [
-    'config',
-    'keys',
-    'secret',
-    'cert',
-    'completion',
-  ]);
+  // Every top-level command is offered, in help order.
+  const names = buildProgram().commands.map((c) => c.name());
+  assert.ok(names.includes('config') && names.includes('run'));
+  assert.deepEqual(complete(['tunmesh', '']).split(' ').slice(0, names.length), names);
   assert.equal(complete(['tunmesh', 'config', '']), 'example check init --help');
   assert.equal(complete(['tunmesh', 'config', 'init', '--api-']), '--api-listen --api-advertise');
   const f = await makeConfigFixture();
