@@ -19,8 +19,10 @@ import { makeConfigFixture, runCli } from '../helpers/config-fixture.js';
 const keyA = 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=';
 const keyB = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 
-function config(patch: (c: Record<string, any>) => void = () => undefined): Config {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = Record<string, any>;
+
+function config(patch: (c: Loose) => void = () => undefined): Config {
   const c = {
     node: { name: 'a', addresses: ['198.19.0.1/16'], privateKeyFile: '/k' },
     control: { listen: '127.0.0.1:4567', tls: { certFile: '/c', keyFile: '/k' } },
