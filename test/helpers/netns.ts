@@ -400,7 +400,10 @@ export class Lab {
           signal,
         };
         if (spawnError) return reject(new Error(`${full}: cannot run ${description}: ${spawnError.message}`));
-        if (timedOut) return reject(new Error(`${full}: ${description} timed out after ${timeoutMs} ms`));
+        if (timedOut) {
+          const tail = (result.stdout + result.stderr).trim().slice(-2000);
+          return reject(new Error(`${full}: ${description} timed out after ${timeoutMs} ms; output: ${tail}`));
+        }
         if (code !== 0 && !opts.allowFailure) {
           const tail = (result.stderr || result.stdout).trim().slice(-2000);
           return reject(new Error(`${full}: ${description} failed (exit ${code ?? signal}): ${tail}`));

@@ -3,7 +3,7 @@
 // the memory twins in test/unit/platform-memory.test.ts, so the twins behave like the real thing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Clock, Datagram, DatagramSocketFactory, TunDevice } from '../../src/platform/ports.js';
+import type { Clock, Datagram, DatagramSocket, DatagramSocketFactory, TunDevice } from '../../src/platform/ports.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
@@ -220,7 +220,7 @@ export function clockCompliance(label: string, make: () => ClockFixture): void {
       victim.cancel();
       clock.after(5, () => order.push('inner'));
     });
-    await wait(40);
+    await wait(200);
     assert.deepEqual(order, ['outer', 'inner']);
   });
 }
@@ -235,12 +235,27 @@ function collect(): { got: Datagram[]; push: (d: Datagram) => void } {
 
 export function udpCompliance(label: string, make: () => Promise<UdpFixture>): void {
   const withFixture = (name: string, fn: (fx: UdpFixture) => Promise<void>): void => {
-    test(`${label}: ${name}`, async () => {
-      const fx = await make();
+    test(`${label}: ${name}`, { timeout: 30_000 }, async () => {
+      const raw = await make();
+      // Every socket a check opens is closed afterwards even when the check fails, so a failure is
+      // reported instead of an open socket keeping the test process alive.
+      const opened: DatagramSocket[] = [];
+      const track = (h: UdpHost): UdpHost => ({
+        ...h,
+        factory: {
+          bind: async (host, port) => {
+            const s = await h.factory.bind(host, port);
+            opened.push(s);
+            return s;
+          },
+        },
+      });
+      const fx: UdpFixture = { ...raw, settle: () => raw.settle(), a: track(raw.a), b: track(raw.b) };
       try {
         await fn(fx);
       } finally {
-        await fx.close();
+        await Promise.all(opened.map((s) => s.close()));
+        await raw.close();
       }
     });
   };
@@ -395,7 +410,7 @@ export function udpCompliance(label: string, make: () => Promise<UdpFixture>): v
 
 export function tunCompliance(label: string, make: () => Promise<TunFixture>): void {
   const withFixture = (name: string, fn: (fx: TunFixture) => Promise<void>): void => {
-    test(`${label}: ${name}`, async () => {
+    test(`${label}: ${name}`, { timeout: 30_000 }, async () => {
       const fx = await make();
       try {
         await fn(fx);

@@ -23,13 +23,18 @@ export interface NativeAddon {
 
 let cached: NativeAddon | undefined;
 
-/** Loads the addon once; throws NATIVE_UNAVAILABLE when it is not built or does not load. */
-export function loadNative(): NativeAddon {
-  if (cached) return cached;
+/**
+ * Loads the addon once; throws NATIVE_UNAVAILABLE when it is not built or does not load. `specifier`
+ * exists for tests of the failure path.
+ */
+export function loadNative(specifier = '@tunmesh/native'): NativeAddon {
+  const isDefault = specifier === '@tunmesh/native';
+  if (cached && isDefault) return cached;
   try {
     const require = createRequire(import.meta.url);
-    cached = require('@tunmesh/native') as NativeAddon;
-    return cached;
+    const addon = require(specifier) as NativeAddon;
+    if (isDefault) cached = addon;
+    return addon;
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     throw new TunmeshError('NATIVE_UNAVAILABLE', `native addon could not be loaded: ${reason}`, {

@@ -44,6 +44,7 @@ export class NodeUdpFactory implements DatagramSocketFactory {
 
 export class NodeUdpSocket implements DatagramSocket {
   private readonly log: Logger | undefined;
+  private readonly port: number;
   private handler: ((d: Datagram) => void) | undefined;
   private closed = false;
   private sendFailures = 0;
@@ -55,6 +56,7 @@ export class NodeUdpSocket implements DatagramSocket {
     opts: NodeUdpOptions,
   ) {
     this.log = opts.log;
+    this.port = socket.address().port;
     const size = opts.bufferBytes ?? defaultBufferBytes;
     try {
       socket.setRecvBufferSize(size);
@@ -93,8 +95,9 @@ export class NodeUdpSocket implements DatagramSocket {
     }
   }
 
+  /** The bound port; still answers after close(). */
   localPort(): number {
-    return this.socket.address().port;
+    return this.port;
   }
 
   stats(): { sendFailures: number; socketErrors: number } {
