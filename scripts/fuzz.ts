@@ -3,7 +3,7 @@
 // reach a new outcome are added to the corpus; a crash or hang (> 100 ms) is saved as crash-*.bin (it
 // replays first on every later run, including the bounded run in npm test) and fails the run.
 //
-//   npm run fuzz                          10^6 cases per target, at most 120 s each
+//   npm run fuzz                          10^6 cases per target, at most 300 s each
 //   npm run fuzz -- --cases 100000 --time 30 --seed 42 --only wire-message,body-reply --no-keep
 import { parseArgs } from 'node:util';
 import { fuzz, loadCorpus, saveInput } from '../test/fuzz/engine.js';
@@ -12,7 +12,7 @@ import { makeTargets } from '../test/fuzz/targets.js';
 const { values } = parseArgs({
   options: {
     cases: { type: 'string', default: '1000000' },
-    time: { type: 'string', default: '120' },
+    time: { type: 'string', default: '300' },
     seed: { type: 'string', default: String(Date.now() % 2 ** 31) },
     only: { type: 'string' },
     'no-keep': { type: 'boolean', default: false },

@@ -102,11 +102,58 @@ test('R20: 10^5 random datagrams + 10^5 bad-mac1 initiations: 0 bytes answered (
   assert.equal(fromVictim.bytes + fromVictim6.bytes, 0, '0 bytes leave the victim towards the attacker');
   assert.equal(random.replies + badmac.replies, 0);
   assert.ok(arrived.packets >= 190_000, `most datagrams reached n1 (${arrived.packets})`);
-  assert.equal(
-    sum(afterDrops) - sum(before),
-    arrived.packets - bufLost,
-    `every arrival counted: ${JSON.stringify(delta)}`,
-  );
+  // Every datagram that reached the socket is counted once. Socket overflows are counted by the kernel
+  // per namespace and may include a few of n2's mesh packets, hence the small slack.
+  const counted = sum(afterDrops) - sum(before);
+  assert.ok(counted <= arrived.packets, `no drop counted twice: ${counted} > ${arrived.packets}`);
+  assert.ok(Math.abs(counted - (arrived.packets - bufLost)) <= 20, `every arrival counted: ${JSON.stringify(delta)}`);
   assert.ok(delta.bad_mac1! >= 100_000 - bufLost, `bad_mac1 ${delta.bad_mac1}`);
+  assert.ok(mesh.proc('n1').running, 'n1 alive');
+});
+
+async function iperf(seconds: number, port: number): Promise<number> {
+  const server = lab.spawn(lab.node('n1').ns, 'iperf3', ['-s', '-1', '-p', String(port), '-B', mesh.overlay4('n1')]);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await lab.exec(
+      lab.node('n2').ns,
+      'iperf3',
+      ['-c', mesh.overlay4('n1'), '-p', String(port), '-t', String(seconds), '-J'],
+      { timeoutMs: (seconds + 20) * 1000 },
+    );
+    const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+    return j.end.sum_received.bits_per_second;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+test('R22: a valid-mac1 initiation flood (10^4/s, 1000 sources) engages cookies; throughput stays ≥ 70 % of baseline', async () => {
+  const n3 = lab.node('n3');
+  const k = lab.subnetIndex;
+  // 100 extra addresses on the attacker × 10 ports each = 1000 sources.
+  const addrs = Array.from({ length: 100 }, (_, i) => `198.18.${k}.${150 + i}`);
+  await lab.exec(n3.ns, 'ip', ['-batch', '-'], {
+    input: addrs.map((a) => `addr add ${a}/32 dev eth0`).join('\n') + '\n',
+  });
+  const status = await mesh.status('n1');
+  const baseline = await iperf(6, 5201);
+  const before = await drops('n1');
+  const seconds = 12;
+  const attack = flood('mac1', 10_000 * seconds, 10_000, [status.node.publicKey, addrs.join(',')]);
+  await new Promise((r) => setTimeout(r, 1500)); // under load engages within the first second
+  const loaded = await iperf(6, 5202);
+  const a = await attack;
+  await new Promise((r) => setTimeout(r, 600));
+  const afterDrops = await drops('n1');
+  const delta = Object.fromEntries(outsideReasons.map((x) => [x, (afterDrops[x] ?? 0) - (before[x] ?? 0)]));
+  const ratio = loaded / baseline;
+  console.log(
+    `# R22 baseline=${(baseline / 1e6).toFixed(0)} Mbit/s flooded=${(loaded / 1e6).toFixed(0)} Mbit/s ratio=${ratio.toFixed(2)}` +
+      ` sent=${a.sent} in ${a.seconds.toFixed(1)} s cookieReplies=${a.replies} (${a.replyBytes} B) drops=${JSON.stringify(delta)}`,
+  );
+  assert.ok(delta.bad_mac2! > 0, 'cookies engaged (initiations without mac2 refused)');
+  assert.ok(a.replyBytes <= a.sent * 148, 'no amplification');
+  assert.ok(ratio >= 0.7, `throughput under flood ${ratio.toFixed(2)} of baseline`);
   assert.ok(mesh.proc('n1').running, 'n1 alive');
 });
