@@ -1,6 +1,7 @@
 // `tunmesh ping NODE`: round trips through the mesh, measured by the local daemon: UDP echo probes from
 // its overlay address to the node's, through WireGuard both ways (see daemon/rtt.ts).
 import { Command } from 'commander';
+import { net } from '../../base/constants.js';
 import { TunmeshError } from '../../base/errors.js';
 import { intOption, withExamples } from '../common.js';
 import { askNode, nodeOptions, type NodeTarget } from './peers.js';
@@ -52,7 +53,10 @@ export function pingCommand(): Command {
         throw e;
       })) as PingReply;
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderPing(r));
-      if (r.received === 0) process.exitCode = 1;
+      if (r.received === 0)
+        throw new TunmeshError('PEER_UNREACHABLE', `no reply from ${r.node} through the mesh`, {
+          hint: `\`tunmesh peers\` shows its state and last handshake; a node that is down answers no probe (UDP port ${net.rttEchoPort} on its overlay address must get through)`,
+        });
     });
   return withExamples(cmd, ['tunmesh ping node-b', 'tunmesh ping 198.19.0.2 -n 10', 'tunmesh ping node-b --json']);
 }

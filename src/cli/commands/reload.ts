@@ -34,9 +34,13 @@ export function reloadCommand(): Command {
     .action(async (opts: NodeTarget & { json?: boolean }) => {
       const r = (await askNode(opts, { method: 'POST', path: '/v1/reload', body: {} })) as ReloadReply;
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      else if (r.error) throw new UsageError(`not reloaded: ${r.error}`, r.hint);
-      else process.stdout.write(renderReload(r));
-      if (!r.ok) process.exitCode = 1;
+      else if (!r.error) process.stdout.write(renderReload(r));
+      if (!r.ok && !r.error)
+        throw new UsageError(
+          'some live settings were not applied',
+          'fix what the failed: lines say, then reload again',
+        );
+      if (!r.ok) throw new UsageError(`not reloaded: ${r.error}`, r.hint);
     });
   return withExamples(cmd, [
     'tunmesh reload -c /etc/tunmesh/config.yaml',
