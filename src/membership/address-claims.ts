@@ -13,6 +13,15 @@ export interface Conflict {
   readonly holder: string;
 }
 
+// Records are immutable and shared (one object reaches many tables in a simulation, and one record is
+// applied again and again by gossip), so their parsed address keys are worth keeping.
+const keysOf = new WeakMap<NodeRecord, string[]>();
+function addressKeys(record: NodeRecord): string[] {
+  let k = keysOf.get(record);
+  if (!k) keysOf.set(record, (k = [...new Set(record.addresses.map(addressKey))]));
+  return k;
+}
+
 export class AddressClaims {
   readonly #claims = new Map<string, Set<string>>();
   readonly #byNode = new Map<string, string[]>();
@@ -25,7 +34,7 @@ export class AddressClaims {
       s?.delete(id);
       if (s && s.size === 0) this.#claims.delete(a);
     }
-    const next = record ? [...new Set(record.addresses.map(addressKey))] : [];
+    const next = record ? addressKeys(record) : [];
     for (const a of next) {
       let s = this.#claims.get(a);
       if (!s) this.#claims.set(a, (s = new Set()));
@@ -33,6 +42,7 @@ export class AddressClaims {
     }
     if (next.length) this.#byNode.set(id, next);
     else this.#byNode.delete(id);
+    if (old.length === 0) return next;
     return [...new Set([...old, ...next])];
   }
 

@@ -2,16 +2,55 @@
 // messages until it has been sent `limit` times (λ·log n), least-sent first. A newer update about the same
 // node replaces the queued one. Bounded: beyond `maxEntries` the most-sent entries are dropped first
 // (they have had the most chances to spread already).
+//
+// Each send-count level is a FIFO array with lazy removal (a replaced or dropped item is only marked), so
+// taking k updates costs O(k) even after thousands of updates went through; a Map deleted from its front
+// would make every iteration skip the holes and cost O(queue) in a join storm.
 import type { Update } from './messages.js';
 
 function subjectOf(u: Update): string {
   return u.t === 'alive' ? u.r.id : u.id;
 }
 
+interface Item {
+  readonly id: string;
+  readonly u: Update;
+  live: boolean;
+}
+
+class Level {
+  items: Item[] = [];
+  head = 0;
+  push(item: Item): void {
+    this.items.push(item);
+  }
+  /** Oldest live item, removed; undefined when empty. */
+  shift(): Item | undefined {
+    while (this.head < this.items.length) {
+      const item = this.items[this.head++]!;
+      if (item.live) {
+        this.#compact();
+        return item;
+      }
+    }
+    this.#compact();
+    return undefined;
+  }
+  #compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 export class BroadcastQueue {
-  // buckets[k] holds updates sent k times so far, keyed by subject id (insertion order = age).
-  readonly #buckets: Map<string, Update>[] = [];
-  readonly #where = new Map<string, number>();
+  // levels[k] holds updates sent k times so far, oldest first.
+  readonly #levels: Level[] = [];
+  readonly #where = new Map<string, { item: Item; level: number }>();
   readonly #maxEntries: number;
   dropped = 0;
 
@@ -25,18 +64,16 @@ export class BroadcastQueue {
 
   enqueue(u: Update): void {
     const id = subjectOf(u);
-    const at = this.#where.get(id);
-    if (at !== undefined) this.#buckets[at]!.delete(id);
-    (this.#buckets[0] ??= new Map()).set(id, u);
-    this.#where.set(id, 0);
+    this.forget(id);
+    this.#put({ id, u, live: true }, 0);
     while (this.#where.size > this.#maxEntries) this.#dropMostSent();
   }
 
-  /** Removes and returns nothing: forget any queued update about `id` (e.g. it was superseded elsewhere). */
+  /** Forgets any queued update about `id` (e.g. it was superseded elsewhere). */
   forget(id: string): void {
     const at = this.#where.get(id);
     if (at === undefined) return;
-    this.#buckets[at]!.delete(id);
+    at.item.live = false;
     this.#where.delete(id);
   }
 
@@ -46,35 +83,37 @@ export class BroadcastQueue {
    */
   take(max: number, limit: number): Update[] {
     const out: Update[] = [];
-    const moved: [string, Update, number][] = [];
-    for (let k = 0; k < this.#buckets.length && out.length < max; k++) {
-      const bucket = this.#buckets[k];
-      if (!bucket) continue;
-      for (const [id, u] of bucket) {
-        if (out.length >= max) break;
-        out.push(u);
-        bucket.delete(id);
-        moved.push([id, u, k + 1]);
+    const moved: [Item, number][] = [];
+    for (let k = 0; k < this.#levels.length && out.length < max; k++) {
+      const level = this.#levels[k];
+      if (!level) continue;
+      while (out.length < max) {
+        const item = level.shift();
+        if (!item) break;
+        out.push(item.u);
+        moved.push([item, k + 1]);
       }
     }
-    for (const [id, u, k] of moved) {
+    for (const [item, k] of moved) {
       if (k >= limit) {
-        this.#where.delete(id);
-        continue;
-      }
-      (this.#buckets[k] ??= new Map()).set(id, u);
-      this.#where.set(id, k);
+        item.live = false;
+        this.#where.delete(item.id);
+      } else this.#put(item, k);
     }
     return out;
   }
 
+  #put(item: Item, level: number): void {
+    (this.#levels[level] ??= new Level()).push(item);
+    this.#where.set(item.id, { item, level });
+  }
+
   #dropMostSent(): void {
-    for (let k = this.#buckets.length - 1; k >= 0; k--) {
-      const bucket = this.#buckets[k];
-      const first = bucket?.keys().next();
-      if (!bucket || !first || first.done) continue;
-      bucket.delete(first.value);
-      this.#where.delete(first.value);
+    for (let k = this.#levels.length - 1; k >= 0; k--) {
+      const item = this.#levels[k]?.shift();
+      if (!item) continue;
+      item.live = false;
+      this.#where.delete(item.id);
       this.dropped++;
       return;
     }

@@ -11,7 +11,14 @@
 //    gossipFanout random members, only while there is something to spread), each passed on λ·log n times;
 //  - every syncIntervalMs push-pull anti-entropy with one random member: 64 bucket hashes, then digests of
 //    the differing buckets, then the newer records each way;
-//  - join: the joiner's record in, our record and every live record out.
+//  - join: the joiner's record in, our record and a random sample of at most joinReplyRecords live records
+//    out (a join storm through a few bootstrap nodes must not cost each of them n records per join); the
+//    joiner then learns the rest by anti-entropy;
+//  - anti-entropy is adaptive: a node whose table changed through a join reply or an anti-entropy exchange
+//    syncs again one gossip interval later (with another random member) instead of syncIntervalMs later,
+//    so bulk state spreads as a push-pull epidemic, 512 records per exchange, in O(log n) rounds, and a
+//    quiet mesh syncs rarely. Alive records learned that way are not gossiped again (they are old news
+//    spreading by anti-entropy already); suspicions and deaths are.
 import type { Logger } from '../base/log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { BroadcastQueue } from './broadcast-queue.js';
@@ -177,6 +184,8 @@ export class MembershipCore {
       [reply.self, ...reply.members].map((r) => ({ t: 'alive', r }) as const),
       false,
     );
+    // The reply was a sample: fetch the rest by anti-entropy right away.
+    this.#syncSoon(now, 0);
     this.table.markSeen(reply.self.id, now);
     // Announce ourselves beyond the bootstrap node without waiting for it to spread our record.
     this.#queue.enqueue({ t: 'alive', r: this.self });
@@ -190,10 +199,9 @@ export class MembershipCore {
       this.#applyAll(now, [{ t: 'alive', r: msg.record }]);
       this.table.markSeen(from, now);
       const members: NodeRecord[] = [];
-      for (const id of this.table.liveIds()) {
-        if (members.length >= limits.recordsPerJoin - 1) break;
+      for (const id of this.#randomMembers(limits.joinReplyRecords, (x) => x === from)) {
         const r = this.table.get(id)?.record;
-        if (r && id !== from) members.push(r);
+        if (r) members.push(r);
       }
       this.#reply(requestId, { type: 'join-reply', self: this.self, members });
       return this.#drain();
@@ -222,12 +230,14 @@ export class MembershipCore {
       }
       case 'sync': {
         const differing = this.table.differingBuckets(msg.buckets);
+        // We differ: one of us is behind, and our next exchange (with someone else) should come soon.
+        if (differing.size > 0) this.#syncSoon(now);
         const digest = differing.size ? this.table.digestIn(differing, limits.digestEntries) : [];
         this.#reply(requestId, { type: 'sync-reply', from: this.self.id, buckets: [...differing], digest });
         break;
       }
       case 'push': {
-        this.#applyAll(now, msg.updates);
+        if (this.#applyAll(now, msg.updates, 'failures') > 0) this.#syncSoon(now);
         const updates: Update[] = [];
         for (const id of msg.want) {
           const u = this.table.updateFor(id);
@@ -247,7 +257,10 @@ export class MembershipCore {
     // A reply from someone else than asked, or of the wrong kind, counts as no reply.
     if (!('from' in reply) || reply.from !== p.target || !expectedReply[p.kind].includes(reply.type))
       return this.handleFailure(now, token, p);
-    if ('updates' in reply) this.#applyAll(now, reply.updates);
+    if ('updates' in reply) {
+      const learned = this.#applyAll(now, reply.updates, p.kind === 'push' ? 'failures' : 'all');
+      if (p.kind === 'push' && learned > 0) this.#syncSoon(now);
+    }
     switch (p.kind) {
       case 'probe':
         if (reply.type === 'ack') {
@@ -268,7 +281,7 @@ export class MembershipCore {
         break;
       case 'sync':
         this.table.markSeen(p.target, now);
-        if (reply.type === 'sync-reply') this.#reconcile(p.target, reply.buckets, reply.digest);
+        if (reply.type === 'sync-reply') this.#reconcile(now, p.target, reply.buckets, reply.digest);
         break;
     }
     return this.#drain();
@@ -380,14 +393,27 @@ export class MembershipCore {
 
   // --- dissemination ---
 
-  /** Merges updates; those that taught us something are passed on unless `spread` is false. */
-  #applyAll(now: number, updates: readonly Update[], spread = true): void {
+  /**
+   * Merges updates; those that taught us something are passed on by gossip: all of them, only suspicions
+   * and deaths (`failures`), or none. Returns how many taught us something.
+   */
+  #applyAll(now: number, updates: readonly Update[], spread: 'all' | 'failures' | false = 'all'): number {
     const deadline = now + this.suspicionMs;
+    let learned = 0;
     for (const u of updates) {
       const id = u.t === 'alive' ? u.r.id : u.id;
       if (id === this.self.id) this.#aboutSelf(u);
-      else if (this.table.apply(now, u, deadline) && spread) this.#queue.enqueue(u);
+      else if (this.table.apply(now, u, deadline)) {
+        learned++;
+        if (spread === 'all' || (spread === 'failures' && u.t !== 'alive')) this.#queue.enqueue(u);
+      }
     }
+    return learned;
+  }
+
+  /** Anti-entropy again within `inMs` (default one gossip interval), if not due sooner anyway. */
+  #syncSoon(now: number, inMs = this.#t.gossipIntervalMs): void {
+    this.#nextSyncAt = Math.min(this.#nextSyncAt, now + inMs);
   }
 
   /** Someone says something about us: refute suspicion or death by outbidding it. */
@@ -438,7 +464,7 @@ export class MembershipCore {
   }
 
   /** Anti-entropy, second half: compare the peer's digest of the differing buckets with ours. */
-  #reconcile(peer: string, bucketList: readonly number[], digest: readonly DigestEntry[]): void {
+  #reconcile(now: number, peer: string, bucketList: readonly number[], digest: readonly DigestEntry[]): void {
     const buckets = new Set(bucketList);
     const push: Update[] = [];
     const want: string[] = [];
@@ -469,6 +495,7 @@ export class MembershipCore {
       const u = this.table.updateFor(id);
       if (u) push.push(u);
     }
+    if (push.length || want.length) this.#syncSoon(now);
     if (push.length || want.length)
       this.#send(
         { kind: 'push', target: peer },

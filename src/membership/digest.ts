@@ -20,8 +20,17 @@ function hash2(s: string): [number, number] {
   return [h1 >>> 0, h2 >>> 0];
 }
 
+// Bucket of an id, memoised (anti-entropy asks for every entry's bucket on every exchange); bounded.
+const bucketCache = new Map<string, number>();
+const bucketCacheMax = 100_000;
+
 export function bucketOf(id: string): number {
-  return hash2(id)[0] % BUCKETS;
+  let b = bucketCache.get(id);
+  if (b === undefined) {
+    if (bucketCache.size >= bucketCacheMax) bucketCache.clear();
+    bucketCache.set(id, (b = hash2(id)[0] % BUCKETS));
+  }
+  return b;
 }
 
 export class BucketDigest {

@@ -43,17 +43,45 @@ type Body = NodeRecord | GossipRequest;
 /** A message in flight: JSON text, or the object itself when not validating. */
 type Payload<T> = { readonly json: string; readonly obj?: undefined } | { readonly json?: undefined; readonly obj: T };
 
-const recordBytes = new WeakMap<NodeRecord, number>();
-function sizeOfRecord(r: NodeRecord): number {
-  let n = recordBytes.get(r);
-  if (n === undefined) recordBytes.set(r, (n = JSON.stringify(r).length));
+// Exact JSON sizes computed structurally: updates and records are shared objects, so their sizes are cached,
+// and a large simulation does not serialise every message just to count its bytes.
+const cachedBytes = new WeakMap<object, number>();
+function sizeOfCached(x: object): number {
+  let n = cachedBytes.get(x);
+  if (n === undefined) cachedBytes.set(x, (n = JSON.stringify(x).length));
   return n;
 }
-/** JSON size without serialising large join replies again and again. */
+const digits = (n: number): number => String(n).length;
+/** JSON length of an array of items with the given sizes: brackets and commas. */
+const arrayBytes = (sizes: number, count: number): number => 2 + sizes + Math.max(0, count - 1);
 function sizeOf(x: Body | Reply): number {
-  if ('type' in x && x.type === 'join-reply')
-    return 40 + sizeOfRecord(x.self) + x.members.reduce((a, r) => a + sizeOfRecord(r) + 1, 0);
-  return JSON.stringify(x).length;
+  if (!('type' in x)) return sizeOfCached(x);
+  let shell: Record<string, unknown> = x;
+  let extra = 0;
+  if ('updates' in x) {
+    shell = { ...shell, updates: [] };
+    extra += arrayBytes(
+      x.updates.reduce((a, u) => a + sizeOfCached(u), 0),
+      x.updates.length,
+    ) - 2;
+  }
+  if ('members' in x) {
+    shell = { ...shell, members: [], self: {} };
+    extra += arrayBytes(
+      x.members.reduce((a, r) => a + sizeOfCached(r), 0),
+      x.members.length,
+    ) - 2;
+    extra += sizeOfCached(x.self) - 2;
+  }
+  if ('digest' in x) {
+    shell = { ...shell, digest: [] };
+    // ["id",epoch,version,dead]
+    extra += arrayBytes(
+      x.digest.reduce((a, [id, e, v]) => a + id.length + 2 + digits(e) + digits(v) + 1 + 5, 0),
+      x.digest.length,
+    ) - 2;
+  }
+  return JSON.stringify(shell).length + extra;
 }
 
 export class MemoryNetwork {

@@ -82,6 +82,8 @@ export interface MembershipHandler {
 export const limits = {
   updatesPerMessage: 64,
   recordsPerJoin: 20_000,
+  /** Records a join reply carries (a random sample of the live ones); the joiner syncs for the rest. */
+  joinReplyRecords: 256,
   digestEntries: 20_000,
   /** Records pushed or wanted in one anti-entropy round (and so updates in push / push-reply). */
   wantPerPush: 512,

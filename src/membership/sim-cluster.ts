@@ -43,6 +43,8 @@ export interface SimClusterOptions {
   readonly loss?: number;
   /** Schema-validate every simulated message (default true; off for large runs). */
   readonly validate?: boolean;
+  /** Keep every membership event in SimNode.events (default true; off for large runs: n² events). */
+  readonly recordEvents?: boolean;
   readonly logger?: (name: string) => Logger;
   readonly metrics?: (name: string) => Metrics;
 }
@@ -119,12 +121,17 @@ export class SimCluster {
       ...(this.#opts.metrics && { metrics: this.#opts.metrics(name) }),
     });
     const at = (): number => this.clock.now();
-    node.membership.on('up', (r) => events.push({ at: at(), type: 'up', id: r.id, record: r }));
-    node.membership.on('update', (r) => events.push({ at: at(), type: 'update', id: r.id, record: r }));
-    node.membership.on('down', (id, reason) => events.push({ at: at(), type: 'down', id, reason }));
+    if (this.#opts.recordEvents !== false) this.#record(node, at);
     this.nodes.set(name, node);
     node.membership.start();
     return node;
+  }
+
+  #record(node: SimNode, at: () => number): void {
+    const events = node.events;
+    node.membership.on('up', (r) => events.push({ at: at(), type: 'up', id: r.id, record: r }));
+    node.membership.on('update', (r) => events.push({ at: at(), type: 'update', id: r.id, record: r }));
+    node.membership.on('down', (id, reason) => events.push({ at: at(), type: 'down', id, reason }));
   }
 
   /** The node dies without a word: its host stops answering (or refuses connections). */
