@@ -15,6 +15,9 @@ const program = new Command('sim')
   .option('--storm-ms <ms>', 'window in which the nodes start', '1000')
   .option('--loss <p>', 'message loss probability', '0')
   .option('--failure-timeout-ms <ms>', 'membership.failureTimeoutMs', '10000')
+  .option('--probe-interval-ms <ms>', 'membership.probeIntervalMs', '1000')
+  .option('--request-timeout-ms <ms>', 'membership.requestTimeoutMs', '2000')
+  .option('--steady-ms <ms>', 'quiet window over which steady-state traffic is averaged', '20000')
   .option('--pairs <k>', 'node pairs that exchange data-plane traffic', '20')
   .option('--json', 'print one JSON object instead of text')
   .parse();
@@ -24,22 +27,40 @@ const o = program.opts<{
   stormMs: string;
   loss: string;
   failureTimeoutMs: string;
+  probeIntervalMs: string;
+  requestTimeoutMs: string;
   pairs: string;
+  steadyMs: string;
   json?: boolean;
 }>();
 
 const nodes = Number(o.nodes);
 const seed = Number(o.seed);
+const cpu0 = process.cpuUsage();
 const scale = await runScale({
   nodes,
   seed,
   stormMs: Number(o.stormMs),
   loss: Number(o.loss),
-  options: { failureTimeoutMs: Number(o.failureTimeoutMs) },
+  steadyMs: Number(o.steadyMs),
+  options: {
+    failureTimeoutMs: Number(o.failureTimeoutMs),
+    probeIntervalMs: Number(o.probeIntervalMs),
+    requestTimeoutMs: Number(o.requestTimeoutMs),
+  },
   gc,
   progress: o.json ? undefined : (l) => console.error(`# ${l}`),
 });
-const sessions = await runLazySessions({ nodes: Math.min(nodes, 3000), pairs: Number(o.pairs), seed });
-const out = { ...scale, sessions };
+const cpu = process.cpuUsage(cpu0);
+const sessions = await runLazySessions({ nodes, pairs: Number(o.pairs), seed, gc });
+// Control bytes as sent over HTTPS: the JSON the simulation counts plus, per message (request or reply),
+// HTTP/1.1 headers with the x-tunmesh-auth signature and one TLS 1.3 record on a kept-alive connection.
+const httpsOverheadPerMessage = 300;
+const out = {
+  ...scale,
+  steadyHttpsBytesPerNodeSec: scale.steadyBytesPerNodeSec + scale.steadyMsgsPerNodeSec * httpsOverheadPerMessage,
+  cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+  sessions,
+};
 if (o.json) console.log(JSON.stringify(out));
 else for (const [k, v] of Object.entries(out)) console.log(`${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);

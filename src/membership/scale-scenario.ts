@@ -46,6 +46,9 @@ export interface ScaleFigures {
   readonly failureP50Ms: number | undefined;
   readonly failureP99Ms: number | undefined;
   readonly failureMaxMs: number | undefined;
+  /** Per killed node, time until every survivor has dropped it (the failure propagated): p50 / p99. */
+  readonly victimP50Ms: number | undefined;
+  readonly victimP99Ms: number | undefined;
   /** Survivors that had not dropped every killed node within the phase limit. */
   readonly failureMissing: number;
   /** From the heal until every survivor knows every survivor again. */
@@ -149,10 +152,15 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
   const survivors = all.filter((x) => !victimIds.has(x.name));
   const dropped = new Map<string, number>();
   const doneAt = new Map<string, number>();
+  const droppedBy = new Map<string, number>();
+  const victimDoneAt: number[] = [];
   const killAt = clock.now();
   for (const s of survivors)
     s.membership.on('down', (id) => {
       if (!victimIds.has(id)) return;
+      const by = (droppedBy.get(id) ?? 0) + 1;
+      droppedBy.set(id, by);
+      if (by === survivors.length) victimDoneAt.push(clock.now() - killAt);
       const k = (dropped.get(s.name) ?? 0) + 1;
       dropped.set(s.name, k);
       if (k === victimIds.size) doneAt.set(s.name, clock.now() - killAt);
@@ -191,6 +199,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     failureP50Ms: percentile(failure, 50),
     failureP99Ms: percentile(failure, 99),
     failureMaxMs: failure.at(-1),
+    victimP50Ms: percentile(victimDoneAt.sort((a, b) => a - b), 50),
+    victimP99Ms: percentile(victimDoneAt, 99),
     failureMissing: survivors.length - failure.length,
     healMs,
     heapBytesPerNode: o.gc ? Math.max(0, Math.round((heapAfter - heapBefore) / n)) : undefined,
