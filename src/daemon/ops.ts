@@ -4,7 +4,7 @@
 import { TunmeshError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import type { Secret } from '../base/secret.js';
-import { loadConfig, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { ControlClient } from '../control/client.js';
 import { OperatorAuth } from '../control/operator-auth.js';
 import { DashboardHandler } from '../control/routes/dashboard.js';
@@ -13,7 +13,13 @@ import type { DataPlaneEngine, EngineEvent } from '../dataplane/engine.js';
 import type { MemberStatus } from '../membership/membership.js';
 import type { NodeRecord } from '../membership/record.js';
 import { EventLog } from './events.js';
-import { applyReload, readOperatorToken, type ReloadResult } from './reload.js';
+import {
+  applyReload,
+  describeConfigError,
+  loadConfigForReload,
+  readOperatorToken,
+  type ReloadResult,
+} from './reload.js';
 import { RttMonitor } from './rtt.js';
 import type { StatusReport } from './status.js';
 import { buildTopology } from './topology.js';
@@ -163,11 +169,16 @@ export class Ops implements OpsProvider {
       return { ok: false, error: 'this daemon was started without a config file path; restart it to change settings' };
     let next: Config;
     try {
-      next = await loadConfig(path);
+      next = await loadConfigForReload(path);
     } catch (e) {
       const hint = (e as { hint?: string }).hint;
-      this.#d.log.warn({ err: (e as Error).message }, 'reload refused: the config file is invalid');
-      return { ok: false, error: (e as Error).message, hint: hint ?? 'fix the file (`tunmesh config check FILE`)' };
+      const error = describeConfigError(e);
+      this.#d.log.warn({ err: error }, 'reload refused: the config file is invalid');
+      return {
+        ok: false,
+        error,
+        hint: hint ?? `fix the file (\`tunmesh config check ${path}\`), then reload again; the node runs unchanged`,
+      };
     }
     const engine = this.#d.engine();
     const { config, result } = await applyReload(this.#d.config(), next, {

@@ -12,7 +12,9 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from '../base/log.js';
 import { Secret } from '../base/secret.js';
 import { TunmeshError } from '../base/errors.js';
-import type { Config } from '../config/index.js';
+import { readFile as readText } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { applyEnvOverrides, ConfigError, parseYaml, validateConfigData, type Config } from '../config/index.js';
 import { readPrivateKeyFile } from '../config/secrets.js';
 import type { DataPlaneEngine } from '../dataplane/engine.js';
 import type { NodeRecord } from '../membership/record.js';
@@ -51,6 +53,40 @@ export function planReload(current: Config, next: Config): { live: string[]; res
   const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
   const isLive = (k: string) => liveSettings.some((l) => k === l || k.startsWith(`${l}.`));
   return { live: changed.filter(isLive), restart: changed.filter((k) => !isLive(k)) };
+}
+
+/**
+ * Loads the config file for a reload. Unlike loadConfig it does not require the files the config names
+ * to be readable: after the privilege drop the daemon may not read root's 0600 files, and only the files
+ * of live settings (operator token, pre-shared keys) are read again, each reporting its own error.
+ */
+export async function loadConfigForReload(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readText(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(
+      'CONFIG_UNREADABLE',
+      [{ path: file, rule: `cannot be read (${(e as NodeJS.ErrnoException).code})` }],
+      {
+        file,
+        hint: 'the daemon re-reads the file it was started with; keep it readable by the daemon user',
+      },
+    );
+  }
+  const yaml = parseYaml(text);
+  if (!yaml.ok) throw new ConfigError('CONFIG_INVALID', yaml.issues, { file });
+  const overridden = applyEnvOverrides(yaml.data ?? {}, env);
+  const result = validateConfigData(overridden.data, { baseDir: dirname(file), checkFiles: false });
+  const issues = [...overridden.issues, ...(result.ok ? [] : result.issues)];
+  if (issues.length || !result.ok) throw new ConfigError('CONFIG_INVALID', issues, { file });
+  return result.config;
+}
+
+/** A config error for the reload answer: ConfigError messages already list every issue, one a line. */
+export function describeConfigError(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Reads the operator token file: at least 32 characters after trimming. */
@@ -97,7 +133,10 @@ export async function applyReload(
   const touched = (prefix: string) => plan.live.some((k) => k === prefix || k.startsWith(`${prefix}.`));
 
   if (touched('logging.level')) {
+    const from = t.log.level;
     t.log.level = next.logging.level;
+    // Written at the new level, so it appears exactly when the new level lets debug lines through.
+    t.log.debug({ from, to: next.logging.level }, 'log level changed');
     config = { ...config, logging: { ...config.logging, level: next.logging.level } };
     applied.push('logging.level');
   }
