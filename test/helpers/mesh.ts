@@ -149,6 +149,14 @@ export class Mesh {
     return JSON.parse(r.stdout) as Status;
   }
 
+  /** The node's Prometheus text, fetched from inside its namespace (the API is not reachable from outside). */
+  async metricsText(node: string): Promise<string> {
+    const script = `require('node:https').get(process.argv[1] + '/metrics', { rejectUnauthorized: false }, (r) => {
+      let s = ''; r.on('data', (d) => (s += d)).on('end', () => process.stdout.write(s));
+    }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
+    return (await this.lab.exec(this.lab.node(node).ns, process.execPath, ['-e', script, this.apiUrl(node)])).stdout;
+  }
+
   async alivePeers(node: string): Promise<string[]> {
     const s = await this.status(node);
     return s.peers.filter((p) => p.state === 'alive').map((p) => p.name);

@@ -70,6 +70,20 @@ test('status shows handshakes and traffic for every peer', async () => {
   }
 });
 
+test('metrics count per-peer traffic and handshakes', async () => {
+  const text = await mesh.metricsText('n1');
+  for (const peer of ['n2', 'n3']) {
+    const rx = new RegExp(`^tunmesh_peer_rx_bytes_total\\{peer="${peer}"\\} (\\d+)`, 'm').exec(text);
+    assert.ok(rx && Number(rx[1]) > 0, `rx bytes from ${peer}`);
+    assert.match(text, new RegExp(`^tunmesh_peer_tx_packets_total\\{peer="${peer}"\\} [1-9]`, 'm'));
+    assert.match(
+      text,
+      new RegExp(`^tunmesh_handshakes_total\\{peer="${peer}",role="(initiator|responder)"\\} [1-9]`, 'm'),
+    );
+  }
+  assert.match(text, /^tunmesh_peers\{state="alive"\} 2$/m);
+});
+
 test('a 20 MB TCP transfer between every pair arrives intact', async () => {
   const pairs: [string, string][] = [
     ['n1', 'n2'],
