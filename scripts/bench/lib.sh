@@ -129,10 +129,11 @@ wait_ping() {  # wait_ping <seconds>: overlay ping from A to B
 
 # measure_ping: 20 idle pings; prints {"rtt_avg_ms":..,"rtt_min_ms":..}
 measure_ping() {
-  local out
+  local out bg
+  bg=$(wait_quiet)
   out=$(ip netns exec "$NS_A" ping -q -c 20 -i 0.05 -W 1 "$OV_B" 2>&1 | awk -F'[/ =]+' '/^rtt/ {print $6, $7}')
   set -- $out
-  echo "{\"rtt_min_ms\":${1:-null},\"rtt_avg_ms\":${2:-null}}"
+  echo "{\"rtt_min_ms\":${1:-null},\"rtt_avg_ms\":${2:-null},\"background_busy_pct\":$bg}"
 }
 
 # measure_iperf <name> <iperf3 client args...>: one bounded iperf3 run with CPU accounting; prints JSON.
