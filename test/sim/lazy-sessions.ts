@@ -27,7 +27,7 @@ function seeded(seed: string): (n: number) => Uint8Array {
   let counter = 0;
   return (n) => {
     const out = new Uint8Array(n);
-    for (let at = 0; at < n; ) {
+    for (let at = 0; at < n;) {
       const block = createHash('sha256').update(`${seed}/${counter++}`).digest();
       const take = Math.min(block.length, n - at);
       out.set(block.subarray(0, take), at);
