@@ -209,10 +209,17 @@ export class Ops implements OpsProvider {
     };
   }
 
+  /**
+   * Other nodes' statuses, at most a second or so old. Never waits for them: a node that just died
+   * would hold every dashboard refresh for a request timeout, so the last answers are used while new
+   * ones are fetched in the background.
+   */
   #remoteStatuses(own: StatusReport): Promise<Map<string, StatusReport>> {
-    if (this.#remote && Date.now() - this.#remote.at < remoteCacheMs) return Promise.resolve(this.#remote.data);
-    this.#remoteFetch ??= this.#fetchRemote(own).finally(() => (this.#remoteFetch = undefined));
-    return this.#remoteFetch;
+    const stale = !this.#remote || Date.now() - this.#remote.at >= remoteCacheMs;
+    if (stale) this.#remoteFetch ??= this.#fetchRemote(own).finally(() => (this.#remoteFetch = undefined));
+    if (this.#remote) return Promise.resolve(this.#remote.data);
+    // The very first overview waits once, so the first picture already has every link.
+    return this.#remoteFetch!;
   }
 
   async #fetchRemote(own: StatusReport): Promise<Map<string, StatusReport>> {
