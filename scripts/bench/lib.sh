@@ -127,13 +127,15 @@ wait_ping() {  # wait_ping <seconds>: overlay ping from A to B
   return 1
 }
 
-# measure_ping: 20 idle pings; prints {"rtt_avg_ms":..,"rtt_min_ms":..}
+# measure_ping: 40 idle pings at 50 ms; prints {"rtt_avg_ms":..,"rtt_median_ms":..,"rtt_min_ms":..}
 measure_ping() {
-  local out bg
+  local bg
   bg=$(wait_quiet)
-  out=$(ip netns exec "$NS_A" ping -q -c 20 -i 0.05 -W 1 "$OV_B" 2>&1 | awk -F'[/ =]+' '/^rtt/ {print $6, $7}')
-  set -- $out
-  echo "{\"rtt_min_ms\":${1:-null},\"rtt_avg_ms\":${2:-null},\"background_busy_pct\":$bg}"
+  ip netns exec "$NS_A" ping -c 40 -i 0.05 -W 1 "$OV_B" 2>&1 | grep -o 'time=[0-9.]*' | cut -d= -f2 | sort -n |
+    awk -v bg="$bg" '{ a[NR] = $1; t += $1 }
+      END { if (NR == 0) { print "{\"rtt_avg_ms\":null}"; exit }
+            printf "{\"rtt_avg_ms\":%.3f,\"rtt_median_ms\":%.3f,\"rtt_min_ms\":%.3f,\"replies\":%d,\"background_busy_pct\":%d}\n",
+              t / NR, (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], NR, bg }'
 }
 
 # measure_iperf <name> <iperf3 client args...>: one bounded iperf3 run with CPU accounting; prints JSON.

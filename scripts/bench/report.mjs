@@ -59,14 +59,17 @@ const ratio = (a, b) => (a == null || b == null || b === 0 ? '-' : `${(a / b).to
 const mb = (kb) => (kb ? (kb / 1024).toFixed(0) : '-');
 
 const table = [
-  '| system | version | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP 1400 B rx Gbit/s | RTT avg ms (added over raw) | VPN CPU-s per GB (TCP 1) | peak RSS MB | TCP 1 vs best peer | CPU per GB vs best peer |',
+  '| system | version | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP 1400 B rx Gbit/s | RTT avg / median ms (added over raw) | VPN CPU-s per GB (TCP 1) | peak RSS MB | TCP 1 vs best peer | CPU per GB vs best peer |',
   '|---|---|---|---|---|---|---|---|---|---|',
   ...systems.map((s) => {
     if (!ok(s)) return `| ${s.system} | - | ${s.error} | | | | | | | |`;
-    const added = raw && s.system !== 'raw' ? ` (+${f(s.ping.rtt_avg_ms - raw.ping.rtt_avg_ms, 3)})` : '';
+    const added =
+      raw && s.system !== 'raw'
+        ? ` (+${f(s.ping.rtt_avg_ms - raw.ping.rtt_avg_ms, 3)} / +${f(s.ping.rtt_median_ms - raw.ping.rtt_median_ms, 3)})`
+        : '';
     const rss = Math.max(s.tcp1?.peak_rss_kb ?? 0, s.tcp4?.peak_rss_kb ?? 0, s.udp?.peak_rss_kb ?? 0);
     const vpn = s.system !== 'raw';
-    return `| ${s.system} | ${s.version} | ${f(s.tcp1?.gbps)} | ${f(s.tcp4?.gbps)} | ${f(s.udp?.gbps)} | ${f(s.ping?.rtt_avg_ms, 3)}${added} | ${vpn ? f(s.tcp1?.vpn_cpu_s_per_gb, 1) : '-'} | ${vpn ? mb(rss) : '-'} | ${vpn ? ratio(s.tcp1?.gbps, bestTcp1?.v) : '-'} | ${vpn ? ratio(s.tcp1?.vpn_cpu_s_per_gb, bestCpu?.v) : '-'} |`;
+    return `| ${s.system} | ${s.version} | ${f(s.tcp1?.gbps)} | ${f(s.tcp4?.gbps)} | ${f(s.udp?.gbps)} | ${f(s.ping?.rtt_avg_ms, 3)} / ${f(s.ping?.rtt_median_ms, 3)}${added} | ${vpn ? f(s.tcp1?.vpn_cpu_s_per_gb, 1) : '-'} | ${vpn ? mb(rss) : '-'} | ${vpn ? ratio(s.tcp1?.gbps, bestTcp1?.v) : '-'} | ${vpn ? ratio(s.tcp1?.vpn_cpu_s_per_gb, bestCpu?.v) : '-'} |`;
   }),
 ];
 
@@ -96,8 +99,10 @@ if (native && bestCpu)
     native.tcp1.vpn_cpu_s_per_gb <= bestCpu.v / 2,
   );
 if (native && raw) {
-  const added = native.ping.rtt_avg_ms - raw.ping.rtt_avg_ms;
-  goal('added RTT over raw veth ≤ 0.3 ms', `${f(added, 3)} ms`, added <= 0.3);
+  const avg = native.ping.rtt_avg_ms - raw.ping.rtt_avg_ms;
+  const median = native.ping.rtt_median_ms - raw.ping.rtt_median_ms;
+  goal('added RTT over raw veth ≤ 0.3 ms (average of 40 pings)', `${f(avg, 3)} ms`, avg <= 0.3);
+  goal('added RTT over raw veth ≤ 0.3 ms (median of 40 pings)', `${f(median, 3)} ms`, median <= 0.3);
 }
 if (rss100) goal('RSS with 100 peers ≤ 80 MB', `${mb(rss100)} MB`, rss100 <= 80 * 1024);
 
