@@ -41,21 +41,49 @@ const node = z
       type: 'DNS label',
       example: 'node-a',
     }),
-    addresses: field(
-      z
-        .array(cidr())
-        .min(1, { message: 'must list at least one CIDR' })
-        .max(8, { message: 'must list at most 8 CIDRs' }),
+    addresses: field(z.array(cidr()).max(8, { message: 'must list at most 8 CIDRs' }), {
+      description: "This node's overlay addresses with the mesh prefix, at most one IPv4 and one IPv6.",
+      details: [
+        'The address is the node’s own address inside the mesh; the prefix is the whole mesh network,',
+        'which is routed into the TUN device.',
+        'May be empty ([]) when node.ipv4Pool or node.ipv6Prefix supplies the addresses (docs/ADDRESSING.md).',
+      ],
+      type: 'list of CIDR',
+      example: ['198.19.0.1/16', 'fd00:19::1/64'],
+    }),
+    ipv4Pool: field(
+      cidr()
+        .refine((s) => parseCidr(s)?.family === 4, { message: 'must be an IPv4 CIDR like 198.19.0.0/16' })
+        .optional(),
       {
-        description: "This node's overlay addresses with the mesh prefix, at most one IPv4 and one IPv6.",
+        description: 'Pick this node’s IPv4 from this pool when node.addresses has none (the pool is the mesh prefix).',
         details: [
-          'The address is the node’s own address inside the mesh; the prefix is the whole mesh network,',
-          'which is routed into the TUN device.',
+          'The address is the first one no other node holds, in an order fixed by a hash of node.name,',
+          'so a node keeps its address across restarts (docs/ADDRESSING.md).',
         ],
-        type: 'list of CIDR',
-        example: ['198.19.0.1/16', 'fd00:19::1/64'],
+        type: 'CIDR',
+        example: '198.19.0.0/16',
       },
     ),
+    ipv6Prefix: field(
+      cidr()
+        .refine((s) => parseCidr(s)?.family === 6 && parseCidr(s)!.prefixLength <= 127, {
+          message: 'must be an IPv6 CIDR of /127 or shorter, like fd00:19::/64',
+        })
+        .optional(),
+      {
+        description: 'Derive this node’s IPv6 inside this prefix when node.addresses has none (see ipv6Derive).',
+        type: 'CIDR',
+        example: 'fd00:19::/64',
+      },
+    ),
+    ipv6Derive: field(z.enum(['ipv4', 'publicKey']).default('ipv4'), {
+      description: 'How the IPv6 host bits are derived: from the node’s IPv4 or from a hash of its public key.',
+      details: [
+        'ipv4: prefix | IPv4 clamped to the host bits; beyond /96 two nodes can collide and the second is refused.',
+        'publicKey: the low host bits of SHA-256(public key), as smegmesh does.',
+      ],
+    }),
     privateKeyFile: field(filePath(), {
       description: 'File holding the WireGuard private key, base64 as `wg genkey` writes it.',
       details: ['Create it with `tunmesh keys generate --out FILE` (mode 0600).'],
@@ -66,6 +94,19 @@ const node = z
   })
   .strict()
   .superRefine((n, ctx) => {
+    const families = new Set(n.addresses.map((a) => parseCidr(a)?.family));
+    if (n.addresses.length === 0 && !n.ipv4Pool && !n.ipv6Prefix)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['addresses'],
+        message: 'must list at least one CIDR (or set node.ipv4Pool / node.ipv6Prefix)',
+      });
+    if (n.ipv6Prefix && n.ipv6Derive === 'ipv4' && !n.ipv4Pool && !families.has(4))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['ipv6Derive'],
+        message: 'ipv4 derivation needs an IPv4 (in node.addresses or from node.ipv4Pool); or use publicKey',
+      });
     const seen = new Map<number, number>();
     n.addresses.forEach((a, i) => {
       const family = parseCidr(a)?.family;

@@ -26,6 +26,7 @@ import type {
   TunDevice,
   TunFactory,
 } from '../platform/ports.js';
+import { withResolvedAddresses } from './addresses.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
@@ -92,6 +93,16 @@ export class Daemon {
   }
 
   async #start(): Promise<void> {
+    // Pool IPv4 / derived IPv6 (routing/addressing.ts) are resolved before anything uses node.addresses.
+    this.#o = {
+      ...this.#o,
+      config: await withResolvedAddresses({
+        config: this.#o.config,
+        secret: this.#o.secrets.cluster,
+        publicKey: publicKeyOf(this.#o.secrets.privateKey.expose()),
+        log: this.#log,
+      }),
+    };
     const { config, secrets, platform } = this.#o;
     const log = this.#log;
     const publicKey = encodeKey(publicKeyOf(secrets.privateKey.expose()));

@@ -104,7 +104,8 @@ test('ipv4Candidates: every usable pool address exactly once, deterministic per 
 test('pickIpv4 skips addresses held by others, keeps its own, reports a full pool', () => {
   const pool = '198.19.7.0/29';
   const first = [...ipv4Candidates(pool, 'a')];
-  assert.equal(pickIpv4(pool, 'a', new Map()).ok && pickIpv4(pool, 'a', new Map()).cidr, `${first[0]}/29`);
+  const fresh = pickIpv4(pool, 'a', new Map());
+  assert.ok(fresh.ok && fresh.cidr === `${first[0]}/29`);
   const r = pickIpv4(pool, 'a', new Map([[first[0]!, 'b']]));
   assert.ok(r.ok && r.address === first[1]);
   // Held by itself (its old record is still in the mesh): not a conflict.

@@ -9,6 +9,9 @@ export function statusRoute(p: Pick<ControlProviders, 'status'>) {
     method: 'GET',
     path: '/v1/status',
     auth: true,
+    // Read-only and still signed with the cluster secret: a joining node asks a bootstrap node whose id it
+    // does not know yet which overlay addresses are held (daemon/addresses.ts).
+    anyRecipient: true,
     async handle() {
       return { status: 200, body: await p.status() };
     },
