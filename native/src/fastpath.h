@@ -178,6 +178,8 @@ struct Options {
   uint64_t rejectAfterMessages = ~0ull - (1ull << 13);
   bool offload = true;
   bool puntIcmp = false;
+  // 2: a tx and an rx thread; 1: one thread polls both the TUN and the socket (fewer wakeups).
+  int threads = 2;
 };
 
 // Something TypeScript must handle: kind 0 = packet read from the TUN, 1 = datagram from the wire.
@@ -192,8 +194,8 @@ enum : uint8_t { kSlowTun = 0, kSlowUdp = 1 };
 // Bounded hand-over to JS: drops (and counts) when full; `notify` wakes the JS thread once per drain.
 class SlowQueue {
  public:
-  static constexpr size_t kMaxItems = 2048;
-  static constexpr size_t kMaxBytes = 16u << 20;
+  static constexpr size_t kMaxItems = 1024;
+  static constexpr size_t kMaxBytes = 4u << 20;
   // Returns false when full (the caller counts the drop).
   bool Push(SlowItem&& item, bool* wake);
   std::vector<SlowItem> Take();

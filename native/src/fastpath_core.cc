@@ -256,7 +256,7 @@ std::string Core::Start(std::function<void()> wakeJs) {
   wakeJs_ = std::move(wakeJs);
   stopping_ = false;
   txPath_ = NewTxPath(*this);
-  tx_ = std::thread([this] { RunTx(); });
+  if (opt.threads > 1) tx_ = std::thread([this] { RunTx(); });
   rx_ = std::thread([this] { RunRx(); });
   return "";
 }

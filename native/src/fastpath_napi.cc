@@ -60,6 +60,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       if (a.Get("mtu").IsNumber()) o.mtu = U32(a.Get("mtu"));
       if (a.Get("offload").IsBoolean()) o.offload = a.Get("offload").As<Napi::Boolean>();
       if (a.Get("puntIcmp").IsBoolean()) o.puntIcmp = a.Get("puntIcmp").As<Napi::Boolean>();
+      if (a.Get("threads").IsNumber()) o.threads = a.Get("threads").As<Napi::Number>().Int32Value() == 1 ? 1 : 2;
     }
     if (o.mtu < 576 || o.mtu > 9000) o.mtu = 1420;
     core_ = std::make_unique<Core>(o);

@@ -93,12 +93,19 @@ void Core::RunRx() {
     writer.Add(p, total);
   };
 
-  pollfd fds[2] = {{udpFd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+  // With one thread, this one also reads the TUN (fds[2]).
+  pollfd fds[3] = {{udpFd, POLLIN, 0}, {wakeFd_, POLLIN, 0}, {tunFd, POLLIN, 0}};
+  const nfds_t nfds = opt.threads > 1 ? 2 : 3;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    int pr = poll(fds, 2, 1000);
+    int pr = poll(fds, nfds, 1000);
     if (pr < 0 && errno != EINTR) break;
     if (fds[1].revents != 0) break;
     if (pr <= 0) continue;
+    if (nfds == 3 && fds[2].revents != 0) {
+      std::lock_guard<std::mutex> g(txMu_);
+      DrainTun(1 << 30);
+    }
+    if (fds[0].revents == 0) continue;
     for (int round = 0; round < 64; round++) {
       for (int i = 0; i < kMsgs; i++) {
         iovs[i] = {bufs.data() + i * bufSize, bufSize};

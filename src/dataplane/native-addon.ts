@@ -63,7 +63,7 @@ export interface FastPathHandle {
 export const activityColumns = 10;
 
 export interface FastPathAddon {
-  FastPath: new (opts: { mtu: number; offload?: boolean; puntIcmp?: boolean }) => FastPathHandle;
+  FastPath: new (opts: { mtu: number; offload?: boolean; puntIcmp?: boolean; threads?: 1 | 2 }) => FastPathHandle;
   /** The transport message the tx thread would send for `packet` (test vectors). */
   fastPathSeal(key: Uint8Array, remoteIndex: number, counter: number, packet: Uint8Array, mtu: number): Buffer;
   /** The packets the tx thread would seal for one vnet-header TUN read (null: dropped). */

@@ -22,6 +22,8 @@ export interface NativeHostOptions {
   readonly log: Logger;
   /** Offloads (TSO from the TUN, UDP GSO/GRO) when the kernel has them; default true. */
   readonly offload?: boolean;
+  /** Data threads: 2 (tx and rx, the default) or 1 (one thread for both directions). */
+  readonly threads?: 1 | 2;
 }
 
 export class NativeHost {
@@ -60,7 +62,11 @@ export class NativeHost {
       o.log.warn('native engine requested but the addon has no fast path; using the js engine');
       return undefined;
     }
-    return new NativeHost(new addon.FastPath({ mtu: o.mtu, offload: o.offload ?? true }), o);
+    // TUNMESH_FASTPATH_THREADS=1|2 and TUNMESH_FASTPATH_OFFLOAD=0 are for measurements (docs/BENCHMARKS.md).
+    const env = process.env;
+    const threads = o.threads ?? (env.TUNMESH_FASTPATH_THREADS === '1' ? 1 : 2);
+    const offload = o.offload ?? env.TUNMESH_FASTPATH_OFFLOAD !== '0';
+    return new NativeHost(new addon.FastPath({ mtu: o.mtu, offload, threads }), o);
   }
 
   /** The engine over the opened devices (open the TUN and bind the socket first). */
