@@ -67,3 +67,33 @@ export async function udpRcvbufErrors(lab: Lab, ns: string): Promise<number> {
   const values = lines[1]!.split(/\s+/);
   return Number(values[names.indexOf('RcvbufErrors')]);
 }
+
+/**
+ * Steers the WireGuard traffic between two nodes through a relay in namespace `relayNs` at `relayHost`:
+ * on each side, an nft DNAT rule rewrites packets to the other node's UDP port towards the relay's
+ * socket for that side. Conntrack un-NATs the replies, so both peers keep their endpoints.
+ */
+export async function relayPath(
+  lab: Lab,
+  a: { ns: string; ip: string },
+  b: { ns: string; ip: string },
+  port: number,
+  relayHost: string,
+  relayPortA: number,
+  relayPortB: number,
+): Promise<void> {
+  for (const [self, other, to] of [
+    [a, b, relayPortA],
+    [b, a, relayPortB],
+  ] as const) {
+    await nft(
+      lab,
+      self.ns,
+      `table ip tp8nat {
+  chain out { type nat hook output priority -100; policy accept;
+    ip daddr ${other.ip} udp dport ${port} dnat to ${relayHost}:${to}
+  }
+}`,
+    );
+  }
+}

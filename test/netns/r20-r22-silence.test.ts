@@ -157,3 +157,46 @@ test('R22: a valid-mac1 initiation flood (10^4/s, 1000 sources) engages cookies;
   assert.ok(ratio >= 0.7, `throughput under flood ${ratio.toFixed(2)} of baseline`);
   assert.ok(mesh.proc('n1').running, 'n1 alive');
 });
+
+test('R47: no secret (private key, cluster secret, TLS key) in logs, status, metrics or API error bodies', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  const { join } = await import('node:path');
+  const secrets: string[] = [];
+  for (const node of ['n1', 'n2']) {
+    const cfg = parse(await readFile(mesh.configFile(node), 'utf8')) as { node: { privateKeyFile: string } };
+    const key = (await readFile(cfg.node.privateKeyFile, 'utf8')).trim();
+    secrets.push(key, Buffer.from(key, 'base64').toString('hex'));
+  }
+  const cluster = (await readFile(join(mesh.dir, 'cluster.secret'), 'utf8')).trim();
+  secrets.push(cluster, Buffer.from(cluster).toString('base64'));
+  const tlsKey = (await readFile(join(mesh.dir, 'key.pem'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('-'));
+  secrets.push(...tlsKey.slice(0, 3));
+  const get = (path: string) =>
+    lab
+      .exec(lab.node('n2').ns, process.execPath, [
+        '-e',
+        `require('node:https').get(process.argv[1], { rejectUnauthorized: false }, (r) => { let s = ''; r.on('data', (d) => (s += d)); r.on('end', () => console.log(s)); }).on('error', (e) => console.log(e.message));`,
+        `${mesh.apiUrl('n1')}${path}`,
+      ])
+      .then((r) => r.stdout);
+  const surfaces: Record<string, string> = {
+    'status n1': JSON.stringify(await mesh.status('n1')),
+    'status n2': JSON.stringify(await mesh.status('n2')),
+    metrics: await get('/metrics'),
+    health: await get('/health'),
+    'unauthenticated API error': await get('/v1/status'),
+    'log n1': mesh.proc('n1').log(),
+    'log n2': mesh.proc('n2').log(),
+  };
+  let checked = 0;
+  for (const [where, text] of Object.entries(surfaces)) {
+    assert.ok(text.length > 0, `${where} is not empty`);
+    for (const s of secrets) {
+      assert.ok(s.length >= 16);
+      assert.ok(!text.includes(s), `a secret appears in ${where}`);
+      checked++;
+    }
+  }
+  console.log(`# R47 ${checked} secret×surface checks, 0 leaks (${Object.keys(surfaces).length} surfaces)`);
+});
