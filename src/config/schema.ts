@@ -191,9 +191,13 @@ const wireguard = z
     }),
     persistentKeepaliveSec: field(intIn(0, 3600).default(0), {
       description: 'Keepalive interval for every peer, to keep NAT mappings open; 0 = off.',
+      details: ['Reloads live (`tunmesh reload`, SIGHUP).'],
     }),
     staticPeers: field(z.array(staticPeer).default([]), {
       description: 'Stock WireGuard peers that are not tunmesh nodes (e.g. wg-quick hosts).',
+      details: [
+        'Reloads live (`tunmesh reload`, SIGHUP): peers are added, changed or removed; others keep their sessions.',
+      ],
       type: 'list of peer',
     }),
   })
@@ -357,10 +361,41 @@ const membership = z
       issue('requestTimeoutMs', `must be less than membership.failureTimeoutMs (${m.failureTimeoutMs})`);
   });
 
+const dns = z
+  .object({
+    enabled: field(z.boolean().default(false), {
+      description: 'Run a DNS responder for mesh names in this namespace (for the application containers).',
+      details: ['It answers A/AAAA for <node-name>.<domain> and forwards other names to dns.upstream.'],
+    }),
+    listen: field(listen().default('127.0.0.53:53'), {
+      description: 'UDP address the DNS responder binds (before the privilege drop, so port 53 works).',
+      type: 'ip:port',
+    }),
+    domain: field(
+      z
+        .string()
+        .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
+          message: 'must be a DNS name like mesh.local',
+        })
+        .default('mesh.local'),
+      { description: 'Domain of mesh names: node n2 is n2.<domain>; other names in it get NXDOMAIN.' },
+    ),
+    upstream: field(z.array(endpoint()).max(8, { message: 'must list at most 8 servers' }).default([]), {
+      description: 'DNS servers (ip:port) that answer names outside the mesh domain; empty = REFUSED.',
+      type: 'list of ip:port',
+      example: ['198.18.0.53:53'],
+    }),
+    timeoutMs: field(intIn(100, 30_000).default(2000), {
+      description: 'How long one upstream server may take before the next one is asked (then SERVFAIL).',
+    }),
+  })
+  .strict();
+
 const logging = z
   .object({
     level: field(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), {
       description: 'Least severe log level written (JSON lines on stderr).',
+      details: ['Reloads live (`tunmesh reload`, SIGHUP).'],
     }),
   })
   .strict();
@@ -395,6 +430,7 @@ export const configSchema = z
     control: field(control, { description: 'The HTTPS control API.' }),
     cluster: field(cluster, { description: 'Joining the mesh.' }),
     membership: field(membership.default({}), { description: 'Gossip and failure detection.' }),
+    dns: field(dns.default({}), { description: 'DNS for mesh names (docs/ADDRESSING.md).' }),
     logging: field(logging.default({}), { description: 'Logs.' }),
     metrics: field(metrics.default({}), { description: 'Prometheus metrics.' }),
     process: field(processSection.default({}), { description: 'The daemon process.' }),
