@@ -27,6 +27,7 @@ import type {
   TunFactory,
 } from '../platform/ports.js';
 import { withResolvedAddresses } from './addresses.js';
+import { DnsResponder } from './dns.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
@@ -73,6 +74,7 @@ export class Daemon {
   #families = new Set<4 | 6>();
   #stopping = false;
   #ops: Ops | undefined;
+  #dns: DnsResponder | undefined;
 
   private constructor(o: DaemonOptions) {
     this.#o = o;
@@ -173,6 +175,8 @@ export class Daemon {
       client: () => this.#client,
     });
     await this.#ops.start();
+    // Port 53 needs privileges: bind before the drop.
+    if (config.dns.enabled) this.#dns = await DnsResponder.start(config.dns, (n) => this.#meshAddresses(n), log);
     const apiListen = parseHostPort(config.control.listen, { allowPortZero: true })!;
     // The record is needed by the server's handlers, but its API URL by the bound port: create the
     // membership lazily through the providers below, after the server is listening.
@@ -229,6 +233,16 @@ export class Daemon {
       { publicKey, addresses: self.addresses, endpoints: self.endpoints, apiUrl, engine: engine.kind },
       'tunmesh node started',
     );
+  }
+
+  /** Overlay addresses (bare) of the live, admitted node called `name` (this node included), for DNS. */
+  #meshAddresses(name: string): string[] | undefined {
+    const bare = (r: NodeRecord) => r.addresses.map((a) => a.split('/')[0]!);
+    if (this.#self && this.#self.id.toLowerCase() === name) return bare(this.#self);
+    const m = this.#membership
+      ?.members()
+      .find((x) => x.id.toLowerCase() === name && x.state !== 'dead' && x.admitted && x.record);
+    return m?.record ? bare(m.record) : undefined;
   }
 
   #mustMembership(): Membership {
@@ -344,6 +358,7 @@ export class Daemon {
     await this.#server?.stop().catch(() => undefined);
     this.#client?.close();
     this.#ops?.stop();
+    this.#dns?.close();
     await this.#engine?.stop();
     await this.#udp?.close().catch(() => undefined);
     await this.#tun?.close().catch(() => undefined);
