@@ -269,3 +269,16 @@ test('operator commands without a running daemon say what to do next', async () 
     await f.cleanup();
   }
 });
+
+test('peers, ping and reload have --help with examples and appear in the bash completion', async () => {
+  for (const cmd of ['peers', 'ping', 'reload']) {
+    const r = await runCli([cmd, '--help']);
+    assert.equal(r.code, 0, cmd);
+    assert.match(r.stdout, new RegExp(`Usage: tunmesh ${cmd}`));
+    assert.match(r.stdout, /-c, --config <file>/);
+    assert.match(r.stdout, /\nExamples:\n {2}\$ tunmesh /);
+  }
+  assert.match((await runCli(['reload', '--help'])).stdout, /live:\s+logging\.level,\s+wireguard\.staticPeers/);
+  const completion = (await runCli(['completion', 'bash'])).stdout;
+  for (const w of ['peers', 'ping', 'reload']) assert.ok(completion.includes(w), `completion knows ${w}`);
+});

@@ -45,6 +45,6 @@ export function reloadCommand(): Command {
   return withExamples(cmd, [
     'tunmesh reload -c /etc/tunmesh/config.yaml',
     'tunmesh reload --json',
-    'kill -HUP "$(pidof -s tunmesh)"   # the same, by signal',
+    'kill -HUP "$TUNMESH_PID"   # the same, by signal to the `tunmesh run` process',
   ]);
 }
