@@ -282,3 +282,38 @@ test('peers, ping and reload have --help with examples and appear in the bash co
   const completion = (await runCli(['completion', 'bash'])).stdout;
   for (const w of ['peers', 'ping', 'reload']) assert.ok(completion.includes(w), `completion knows ${w}`);
 });
+
+test('RttMonitor answers only exact 16-byte probes, with the same size, and times its own probes', async () => {
+  const { RttMonitor } = await import('../../src/daemon/rtt.js');
+  const { createSocket } = await import('node:dgram');
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  const m = new RttMonitor({ addresses: ['127.0.0.1/8'], port, log: silentLogger(), intervalMs: 60_000 });
+  await m.start();
+  const s = createSocket('udp4');
+  try {
+    const ms = await m.probe('127.0.0.1', 2000);
+    assert.ok(ms !== undefined && ms >= 0, 'a probe to itself is answered');
+    const replies: Buffer[] = [];
+    s.on('message', (b) => replies.push(b));
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const send = (b: Buffer) => new Promise<void>((r) => s.send(b, port, '127.0.0.1', () => r()));
+    await send(Buffer.concat([Buffer.from('TMRQ'), Buffer.alloc(13)])); // 17 bytes: ignored
+    await send(Buffer.concat([Buffer.from('XXXX'), Buffer.alloc(12)])); // wrong magic: ignored
+    await send(Buffer.concat([Buffer.from('TMRP'), Buffer.alloc(12)])); // unsolicited reply: ignored
+    await send(Buffer.concat([Buffer.from('TMRQ'), Buffer.alloc(12, 7)]));
+    await waitUntil(() => replies.length >= 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(replies.length, 1);
+    assert.deepEqual(replies[0], Buffer.concat([Buffer.from('TMRP'), Buffer.alloc(12, 7)]));
+    assert.equal(await m.probe('127.0.0.2', 200), undefined, 'no responder there: timeout');
+    m.setTargets(new Map([['self', ['127.0.0.1/8']]]));
+    assert.equal(m.stats('self'), undefined, 'no samples before the first round');
+  } finally {
+    s.close();
+    m.stop();
+  }
+});
+
+async function waitUntil(f: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 20));
+}
