@@ -11,6 +11,9 @@ const lookup = (name: string) =>
 const query = (name: string, type: 'A' | 'AAAA' | 'TXT', id = 7) =>
   dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
 
+/** The rcode dns-packet decodes (its types leave it out). */
+const rcodeOf = (p: dnsPacket.Packet): string | undefined => (p as { rcode?: string }).rcode;
+
 function answer(d: ReturnType<typeof decide>) {
   assert.equal(d.kind, 'answer');
   return dnsPacket.decode(d.kind === 'answer' ? d.reply : Buffer.alloc(0));
@@ -19,7 +22,7 @@ function answer(d: ReturnType<typeof decide>) {
 test('A and AAAA for <node>.<domain> come from the member records, case-insensitively', () => {
   const aaaa = answer(decide(query('B.Mesh.Test', 'AAAA'), 'mesh.test', lookup, false));
   assert.equal(aaaa.id, 7);
-  assert.equal(aaaa.rcode, 'NOERROR');
+  assert.equal(rcodeOf(aaaa), 'NOERROR');
   assert.equal(aaaa.flag_aa, true);
   assert.deepEqual(
     aaaa.answers?.map((a) => [a.type, 'data' in a ? a.data : undefined]),
@@ -32,15 +35,15 @@ test('A and AAAA for <node>.<domain> come from the member records, case-insensit
   );
   // A node without IPv6: NOERROR and no answer (NODATA), not NXDOMAIN.
   const none = answer(decide(query('a.mesh.test', 'AAAA'), 'mesh.test', lookup, false));
-  assert.equal(none.rcode, 'NOERROR');
+  assert.equal(rcodeOf(none), 'NOERROR');
   assert.equal(none.answers?.length, 0);
 });
 
 test('unknown names in the domain get NXDOMAIN; others are forwarded or refused', () => {
-  assert.equal(answer(decide(query('zz.mesh.test', 'A'), 'mesh.test', lookup, true)).rcode, 'NXDOMAIN');
-  assert.equal(answer(decide(query('x.b.mesh.test', 'A'), 'mesh.test', lookup, true)).rcode, 'NXDOMAIN');
+  assert.equal(rcodeOf(answer(decide(query('zz.mesh.test', 'A'), 'mesh.test', lookup, true))), 'NXDOMAIN');
+  assert.equal(rcodeOf(answer(decide(query('x.b.mesh.test', 'A'), 'mesh.test', lookup, true))), 'NXDOMAIN');
   assert.deepEqual(decide(query('example.org', 'A'), 'mesh.test', lookup, true), { kind: 'forward' });
-  assert.equal(answer(decide(query('example.org', 'A'), 'mesh.test', lookup, false)).rcode, 'REFUSED');
+  assert.equal(rcodeOf(answer(decide(query('example.org', 'A'), 'mesh.test', lookup, false))), 'REFUSED');
   // notmesh.test is not inside mesh.test
   assert.deepEqual(decide(query('notmesh.test', 'A'), 'mesh.test', lookup, true), { kind: 'forward' });
 });
@@ -101,7 +104,7 @@ test('the responder answers on UDP and forwards other names to the upstream stub
     assert.equal(fwd.answers?.[0] && 'data' in fwd.answers[0] ? fwd.answers[0].data : '', '198.18.5.5');
     stub.close();
     const fail = await ask(dns.port, query('other.example', 'A', 13));
-    assert.equal(fail.rcode, 'SERVFAIL');
+    assert.equal(rcodeOf(fail), 'SERVFAIL');
   } finally {
     dns.close();
     try {
