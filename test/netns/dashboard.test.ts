@@ -138,7 +138,7 @@ test(
   {
     skip: existsSync(chromium) ? false : `${chromium} missing: apt-get install -y chromium`,
   },
-  async () => {
+  async (t) => {
     mkdirSync(artifacts, { recursive: true });
     const signal = join(dir, 'killed');
     const browser = lab.spawn(
@@ -204,6 +204,7 @@ test(
       })) as Step & { downAt: number; state: { links: [string, string, string][] } };
       fail(down);
       const took = down.downAt - killedAt;
+    t.diagnostic(`n3 shown down ${took} ms after the kill`);
       assert.ok(
         took <= failureTimeoutMs + pageRefreshSlackMs,
         `n3 shown down ${took} ms after the kill (failure timeout ${failureTimeoutMs} ms + ${pageRefreshSlackMs} ms page refresh)`,
