@@ -204,7 +204,7 @@ test(
       })) as Step & { downAt: number; state: { links: [string, string, string][] } };
       fail(down);
       const took = down.downAt - killedAt;
-    t.diagnostic(`n3 shown down ${took} ms after the kill`);
+      t.diagnostic(`n3 shown down ${took} ms after the kill`);
       assert.ok(
         took <= failureTimeoutMs + pageRefreshSlackMs,
         `n3 shown down ${took} ms after the kill (failure timeout ${failureTimeoutMs} ms + ${pageRefreshSlackMs} ms page refresh)`,
