@@ -18,6 +18,7 @@ const program = new Command('sim')
   .option('--probe-interval-ms <ms>', 'membership.probeIntervalMs', '1000')
   .option('--request-timeout-ms <ms>', 'membership.requestTimeoutMs', '2000')
   .option('--steady-ms <ms>', 'quiet window over which steady-state traffic is averaged', '20000')
+  .option('--no-partition', 'skip the partition/heal phase')
   .option('--pairs <k>', 'node pairs that exchange data-plane traffic', '20')
   .option('--json', 'print one JSON object instead of text')
   .parse();
@@ -31,6 +32,7 @@ const o = program.opts<{
   requestTimeoutMs: string;
   pairs: string;
   steadyMs: string;
+  partition: boolean;
   json?: boolean;
 }>();
 
@@ -43,6 +45,7 @@ const scale = await runScale({
   stormMs: Number(o.stormMs),
   loss: Number(o.loss),
   steadyMs: Number(o.steadyMs),
+  partition: o.partition,
   options: {
     failureTimeoutMs: Number(o.failureTimeoutMs),
     probeIntervalMs: Number(o.probeIntervalMs),

@@ -60,26 +60,29 @@ function sizeOf(x: Body | Reply): number {
   let extra = 0;
   if ('updates' in x) {
     shell = { ...shell, updates: [] };
-    extra += arrayBytes(
-      x.updates.reduce((a, u) => a + sizeOfCached(u), 0),
-      x.updates.length,
-    ) - 2;
+    extra +=
+      arrayBytes(
+        x.updates.reduce((a, u) => a + sizeOfCached(u), 0),
+        x.updates.length,
+      ) - 2;
   }
   if ('members' in x) {
     shell = { ...shell, members: [], self: {} };
-    extra += arrayBytes(
-      x.members.reduce((a, r) => a + sizeOfCached(r), 0),
-      x.members.length,
-    ) - 2;
+    extra +=
+      arrayBytes(
+        x.members.reduce((a, r) => a + sizeOfCached(r), 0),
+        x.members.length,
+      ) - 2;
     extra += sizeOfCached(x.self) - 2;
   }
   if ('digest' in x) {
     shell = { ...shell, digest: [] };
     // ["id",epoch,version,dead]
-    extra += arrayBytes(
-      x.digest.reduce((a, [id, e, v]) => a + id.length + 2 + digits(e) + digits(v) + 1 + 5, 0),
-      x.digest.length,
-    ) - 2;
+    extra +=
+      arrayBytes(
+        x.digest.reduce((a, [id, e, v]) => a + id.length + 2 + digits(e) + digits(v) + 1 + 5, 0),
+        x.digest.length,
+      ) - 2;
   }
   return JSON.stringify(shell).length + extra;
 }

@@ -24,6 +24,8 @@ export interface ScaleOptions {
   /** Quiet window over which steady-state traffic is averaged. */
   readonly steadyMs?: number;
   readonly killFraction?: number;
+  /** Run phase 4 (default true); the big runs may skip it for time. */
+  readonly partition?: boolean;
   readonly options?: Partial<MembershipOptions>;
   /** Serialise and schema-validate every message (slow; default off above 200 nodes). */
   readonly validate?: boolean;
@@ -171,6 +173,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
   log(`failure: real ${Date.now() - started} ms`);
 
   // 4. Partition the survivors 50/50 until each half holds the other dead, then heal.
+  if (o.partition === false) {
+    await c.stopAll();
+    return figures(undefined);
+  }
   const mixed = shuffle(rng, [...survivors]);
   const half = Math.floor(mixed.length / 2);
   const left = mixed.slice(0, half);
@@ -189,21 +195,28 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     split === undefined ? undefined : await clock.runUntil(() => allKnow(survivors, survivors.length), limit, 100);
   log(`heal: real ${Date.now() - started} ms`);
   await c.stopAll();
-  return {
-    nodes: n,
-    seed: o.seed,
-    convergeMs,
-    steadyMsgsPerNodeSec: perNodeSec(after.msgs - before.msgs),
-    steadyBytesPerNodeSec: perNodeSec(after.bytes - before.bytes),
-    killed: killCount,
-    failureP50Ms: percentile(failure, 50),
-    failureP99Ms: percentile(failure, 99),
-    failureMaxMs: failure.at(-1),
-    victimP50Ms: percentile(victimDoneAt.sort((a, b) => a - b), 50),
-    victimP99Ms: percentile(victimDoneAt, 99),
-    failureMissing: survivors.length - failure.length,
-    healMs,
-    heapBytesPerNode: o.gc ? Math.max(0, Math.round((heapAfter - heapBefore) / n)) : undefined,
-    realMs: Date.now() - started,
-  };
+  return figures(healMs);
+
+  function figures(healMs: number | undefined): ScaleFigures {
+    return {
+      nodes: n,
+      seed: o.seed,
+      convergeMs,
+      steadyMsgsPerNodeSec: perNodeSec(after.msgs - before.msgs),
+      steadyBytesPerNodeSec: perNodeSec(after.bytes - before.bytes),
+      killed: killCount,
+      failureP50Ms: percentile(failure, 50),
+      failureP99Ms: percentile(failure, 99),
+      failureMaxMs: failure.at(-1),
+      victimP50Ms: percentile(
+        victimDoneAt.sort((a, b) => a - b),
+        50,
+      ),
+      victimP99Ms: percentile(victimDoneAt, 99),
+      failureMissing: survivors.length - failure.length,
+      healMs,
+      heapBytesPerNode: o.gc ? Math.max(0, Math.round((heapAfter - heapBefore) / n)) : undefined,
+      realMs: Date.now() - started,
+    };
+  }
 }

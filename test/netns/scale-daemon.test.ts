@@ -8,7 +8,7 @@ import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/crypto/key
 import { Lab, waitFor } from '../helpers/netns.js';
 import { Mesh } from '../helpers/mesh.js';
 
-const PEERS = 3000;
+const PEERS = Number(process.env.SCALE_PEERS ?? 3000);
 const MAX_STARTUP_MS = 5_000;
 const MAX_RSS_BYTES = 150 * 1024 * 1024;
 
