@@ -37,16 +37,30 @@ export async function readCounter(lab: Lab, ns: string, name: string): Promise<N
   return { packets: c.packets, bytes: c.bytes };
 }
 
-/** Random loss of `percent` % on packets matching `match` in both chains (nft numgen; no netem here). */
-export async function nftLoss(lab: Lab, ns: string, percent: number, match = 'meta l4proto udp'): Promise<void> {
+/** Random loss of `percent` % on packets matching `match` (nft numgen; no netem here), in the given chains. */
+export async function nftLoss(
+  lab: Lab,
+  ns: string,
+  percent: number,
+  match = 'meta l4proto udp',
+  chains: readonly ('in' | 'out')[] = ['in', 'out'],
+): Promise<void> {
   await nftTable(lab, ns);
-  await nft(
-    lab,
-    ns,
-    `add rule inet tp8 in ${match} numgen random mod 100 < ${percent} drop comment "loss"
-add rule inet tp8 out ${match} numgen random mod 100 < ${percent} drop comment "loss"
-`,
+  const rules = chains.map(
+    (c) => `add rule inet tp8 ${c} ${match} numgen random mod 100 < ${percent} counter drop comment "loss"`,
   );
+  await nft(lab, ns, rules.join('\n') + '\n');
+}
+
+/** Packets dropped so far by the loss rules of `ns`. */
+export async function lossDrops(lab: Lab, ns: string): Promise<number> {
+  const r = await lab.exec(ns, 'nft', ['-j', 'list', 'table', 'inet', 'tp8']);
+  const j = JSON.parse(r.stdout) as {
+    nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+  };
+  let n = 0;
+  for (const x of j.nftables) if (x.rule?.comment === 'loss') for (const e of x.rule.expr) n += e.counter?.packets ?? 0;
+  return n;
 }
 
 /** Removes every loss rule added by nftLoss. */

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor, type LabProcess } from '../helpers/netns.js';
 import { Mesh } from '../helpers/mesh.js';
-import { nftClearLoss, nftLoss, nftTable, relayPath } from '../helpers/impair-nft.js';
+import { lossDrops, nftClearLoss, nftLoss, nftTable, relayPath } from '../helpers/impair-nft.js';
 import { ping, tcpTransfer, udpListen, udpSend } from '../helpers/transfer.js';
 
 let lab: Lab;
@@ -28,8 +28,9 @@ after(async () => {
 
 test('R32: 30 % loss both ways from the start: handshake completes, 10 MiB TCP transfer completes intact', async () => {
   const n2 = lab.node('n2');
-  await nftLoss(lab, n2.ns, 30, `udp dport ${mesh.udpPort}`);
-  await nftLoss(lab, n2.ns, 30, `udp sport ${mesh.udpPort}`);
+  // Both directions: n2's packets in from and out to the peer's WireGuard port.
+  await nftLoss(lab, n2.ns, 30, `udp sport ${mesh.udpPort}`, ['in']);
+  await nftLoss(lab, n2.ns, 30, `udp dport ${mesh.udpPort}`, ['out']);
   const started = Date.now();
   mesh.start('n1');
   mesh.start('n2');
@@ -41,18 +42,21 @@ test('R32: 30 % loss both ways from the start: handshake completes, 10 MiB TCP t
     intervalMs: 100,
   });
   const handshakeS = (Date.now() - started) / 1000;
+  const lostInHandshake = await lossDrops(lab, n2.ns);
   // TCP itself cannot move 10 MiB through 30 % loss on data AND acks (≈ 51 % round-trip loss: RTO backoff
   // stalls it for minutes, measured > 240 s), so the bulk transfer runs with the 30 % on the data
   // direction only; the handshake above ran with loss both ways.
   await nftClearLoss(lab, n2.ns);
-  await nftLoss(lab, n2.ns, 30, `udp dport ${mesh.udpPort}`);
+  await nftLoss(lab, n2.ns, 30, `udp sport ${mesh.udpPort}`, ['in']);
   const t = await tcpTransfer(lab, lab.node('n1').ns, n2.ns, mesh.overlay4('n2'), 10 * 1024 * 1024, {
     timeoutMs: 180_000,
   });
+  const lostInTransfer = await lossDrops(lab, n2.ns);
   console.log(
-    `# R32 first packet after ${handshakeS.toFixed(1)} s (incl. daemon start, 30 % loss both ways); 10 MiB at 30 %` +
+    `# R32 lost ${lostInHandshake} before the first packet, ${lostInTransfer} during the transfer; first packet after ${handshakeS.toFixed(1)} s (incl. daemon start, 30 % loss both ways); 10 MiB at 30 %` +
       ` loss in ${t.seconds.toFixed(1)} s (${((t.bytesReceived * 8) / t.seconds / 1e6).toFixed(2)} Mbit/s)`,
   );
+  assert.ok(lostInTransfer > 1000, 'the loss rule was in force');
   assert.equal(t.bytesReceived, 10 * 1024 * 1024);
   assert.equal(t.receivedSha256, t.sentSha256);
   await nftClearLoss(lab, n2.ns);

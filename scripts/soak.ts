@@ -1,0 +1,116 @@
+// `npm run soak`: a bounded chaos run (R42, shortened) on a 3-node netns mesh (needs root and dist/):
+// random kill -9 + restart, graceful restart, session-key rotation every 10 s (test-only rekey timer),
+// and 0–10 % underlay loss toggling, while every ordered pair is probed with one ping per second.
+// Prints the reachability SLO (probes outside the 20 s recovery window after a restart) and resource
+// growth (RSS and fds of daemons that were never restarted). Exit 1 if the SLO < 99 % or a daemon died
+// unexpectedly.
+//   npm run soak -- --seconds 300 --seed 7
+import { parseArgs } from 'node:util';
+import { readFileSync, readdirSync } from 'node:fs';
+import { Lab } from '../test/helpers/netns.js';
+import { Mesh } from '../test/helpers/mesh.js';
+import { ping } from '../test/helpers/transfer.js';
+import { nftClearLoss, nftLoss } from '../test/helpers/impair-nft.js';
+import { Rng } from '../test/fuzz/engine.js';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '180' }, seed: { type: 'string', default: '42' } },
+});
+const seconds = Number(values.seconds);
+const rng = new Rng(Number(values.seed));
+const nodes = ['n1', 'n2', 'n3'];
+const recoveryMs = 20_000;
+const env = { TUNMESH_TEST_REKEY_AFTER_MS: '10000' };
+
+function proc(pid: number): { rssKiB: number; fds: number } {
+  try {
+    const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { rssKiB: Number(rss?.[1] ?? 0), fds: readdirSync(`/proc/${pid}/fd`).length };
+  } catch {
+    return { rssKiB: 0, fds: 0 };
+  }
+}
+
+const lab = await Lab.create('tp8s-', { nodes: 3 });
+const mesh = await Mesh.create(lab, { bootstrap: { n2: ['n1'], n3: ['n1', 'n2'] } });
+const lastRestart = new Map<string, number>();
+const restarted = new Set<string>();
+const events: string[] = [];
+let unexpectedDeaths = 0;
+try {
+  for (const n of nodes) mesh.start(n, env);
+  await mesh.waitConverged(nodes, 60_000);
+  await new Promise((r) => setTimeout(r, 3000));
+  const startRes = Object.fromEntries(nodes.map((n) => [n, proc(mesh.proc(n).pid)]));
+  const started = Date.now();
+  let nextChaos = started + 10_000;
+  let probes = 0;
+  let ok = 0;
+  let probesInRecovery = 0;
+  let okInRecovery = 0;
+  let lossOn: string | undefined;
+  while (Date.now() - started < seconds * 1000) {
+    if (Date.now() >= nextChaos) {
+      const n = nodes[rng.below(nodes.length)]!;
+      const action = rng.below(4);
+      if (action === 0 || action === 1) {
+        const p = mesh.proc(n);
+        p.kill(action === 0 ? 'SIGKILL' : 'SIGTERM');
+        await p.waitExit(10_000).catch(() => undefined);
+        mesh.start(n, env);
+        lastRestart.set(n, Date.now());
+        restarted.add(n);
+        events.push(`${Math.round((Date.now() - started) / 1000)}s ${action === 0 ? 'kill -9' : 'restart'} ${n}`);
+      } else if (lossOn === undefined) {
+        const pct = 1 + rng.below(10);
+        await nftLoss(lab, lab.node(n).ns, pct, `udp dport ${mesh.udpPort}`);
+        lossOn = n;
+        events.push(`${Math.round((Date.now() - started) / 1000)}s loss ${pct}% on ${n}`);
+      } else {
+        await nftClearLoss(lab, lab.node(lossOn).ns);
+        events.push(`${Math.round((Date.now() - started) / 1000)}s loss off on ${lossOn}`);
+        lossOn = undefined;
+      }
+      nextChaos = Date.now() + 15_000 + rng.below(20_000);
+    }
+    for (const n of nodes) if (!mesh.proc(n).running && !restarted.has(n)) unexpectedDeaths++;
+    const round = nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => [a, b] as const));
+    const results = await Promise.all(
+      round.map(([a, b]) => ping(lab, lab.node(a).ns, mesh.overlay4(b), { count: 1, timeoutS: 1 })),
+    );
+    const now = Date.now();
+    round.forEach(([a, b], i) => {
+      const recovering = [a, b].some((x) => now - (lastRestart.get(x) ?? -Infinity) < recoveryMs);
+      const good = results[i]!.received === 1;
+      if (recovering) {
+        probesInRecovery++;
+        if (good) okInRecovery++;
+      } else {
+        probes++;
+        if (good) ok++;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const growth = nodes
+    .filter((n) => !restarted.has(n))
+    .map((n) => {
+      const end = proc(mesh.proc(n).pid);
+      const s = startRes[n]!;
+      return `${n}: RSS ${(s.rssKiB / 1024).toFixed(1)} -> ${(end.rssKiB / 1024).toFixed(1)} MiB (${(((end.rssKiB - s.rssKiB) / s.rssKiB) * 100).toFixed(1)} %), fds ${s.fds} -> ${end.fds}`;
+    });
+  const slo = probes === 0 ? 1 : ok / probes;
+  console.log(`soak: ${seconds} s, events:\n  ${events.join('\n  ')}`);
+  console.log(
+    `reachability SLO outside recovery windows: ${ok}/${probes} = ${(slo * 100).toFixed(2)} %` +
+      ` (inside recovery windows: ${okInRecovery}/${probesInRecovery})`,
+  );
+  console.log(
+    `resource growth (never-restarted daemons): ${growth.length ? growth.join('; ') : 'none left unrestarted'}`,
+  );
+  console.log(`unexpected daemon deaths: ${unexpectedDeaths}`);
+  process.exitCode = slo >= 0.99 && unexpectedDeaths === 0 ? 0 : 1;
+} finally {
+  await mesh.cleanup();
+  await lab.destroy();
+}
