@@ -17,7 +17,7 @@ assemble() {
   rm -rf "$out"
   mkdir -p "$out/native/build/Release"
   # package.json: "type": "module" for dist/ and the version `tunmesh --version` prints.
-  cp -a package.json bin dist node_modules "$out/"
+  cp -a package.json bin dist web node_modules "$out/"
   cp -a native/package.json native/index.cjs "$out/native/"
   cp -a "$addon" "$out/native/build/Release/"
   # Source maps stay (stack traces name TypeScript lines); the build's own bookkeeping does not.

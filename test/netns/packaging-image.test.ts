@@ -70,7 +70,8 @@ after(async () => {
 });
 
 test('the tree holds only the runtime files', async () => {
-  assert.deepEqual((await readdir(tree)).sort(), ['bin', 'dist', 'native', 'node_modules', 'package.json']);
+  assert.deepEqual((await readdir(tree)).sort(), ['bin', 'dist', 'native', 'node_modules', 'package.json', 'web']);
+  assert.ok(existsSync(join(tree, 'web/index.html')), 'dashboard files');
   assert.ok(existsSync(join(tree, 'native/build/Release/tunmesh_native.node')), 'native addon');
   assert.ok(existsSync(join(tree, 'node_modules/@tunmesh/native/index.cjs')), 'addon workspace link resolves');
   for (const dev of ['typescript', 'tsx', 'eslint', 'prettier', 'fast-check', 'kubernetes-models'])
