@@ -84,6 +84,17 @@ const node = z
         'publicKey: the low host bits of SHA-256(public key), as smegmesh does.',
       ],
     }),
+    routes: field(z.array(cidr()).max(64, { message: 'must list at most 64 CIDRs' }).default([]), {
+      description: 'Subnets reachable behind this node (e.g. a LAN), advertised so other nodes route them here.',
+      details: [
+        'This node must forward them (net.ipv4.ip_forward / net.ipv6.conf.all.forwarding) and the subnet must',
+        'route the mesh back through it. Nodes advertising the same CIDR are redundant exits: flows are spread',
+        'over them by a hash of the 5-tuple and move to the others when one dies. The other nodes need the',
+        'CIDR in tun.routes (kernel routes are installed only at start, before the privilege drop).',
+      ],
+      type: 'list of CIDR',
+      example: ['198.19.251.0/24'],
+    }),
     privateKeyFile: field(filePath(), {
       description: 'File holding the WireGuard private key, base64 as `wg genkey` writes it.',
       details: ['Create it with `tunmesh keys generate --out FILE` (mode 0600).'],
@@ -136,6 +147,12 @@ const tun = z
       description: 'MTU of the TUN device: the largest inner packet.',
       details: ['1420 leaves room for IPv6 + UDP + WireGuard headers on a 1500-byte underlay.'],
       unit: 'bytes',
+    }),
+    routes: field(z.array(cidr()).max(64, { message: 'must list at most 64 CIDRs' }).default([]), {
+      description: 'Extra routes into the TUN device, installed at start (e.g. subnets other nodes advertise).',
+      details: ['Packets to them go to the node(s) that advertise the CIDR in node.routes; none = dropped.'],
+      type: 'list of CIDR',
+      example: ['198.19.251.0/24'],
     }),
   })
   .strict();

@@ -119,6 +119,7 @@ export class Daemon {
     for (const a of config.node.addresses) await platform.net.addAddress(tun.name, a);
     await platform.net.setUp(tun.name);
     for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
+    for (const cidr of config.tun.routes) await platform.net.addRoute(tun.name, cidr);
 
     const listen = parseHostPort(config.wireguard.listen, { allowPortZero: true })!;
     const udp = await (native?.udp ?? platform.udp).bind(listen.host, listen.port);

@@ -50,6 +50,6 @@ export function selfRecord(
     endpoints,
     apiUrl,
     methods: ['wireguard'],
-    routes: [],
+    routes: [...config.node.routes],
   };
 }

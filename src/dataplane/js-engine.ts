@@ -6,6 +6,7 @@ import type { DropReason } from '../metrics/table.js';
 import type { WgAction } from '../noise/actions.js';
 import type { WgDevice } from '../noise/device.js';
 import type { Clock, DatagramSocket, Timer, TunDevice } from '../platform/ports.js';
+import { ExitSets, flowHash, isExitOf, pickExit, routeValue, type MultiExit } from '../routing/exits.js';
 import { AllowedIps } from './allowed-ips.js';
 import type { DataPlaneEngine, EngineEvent, PeerCounters, PeerSpec } from './engine.js';
 import { DropCounter } from './drop-counter.js';
@@ -25,7 +26,9 @@ export interface JsEngineDeps {
 export class JsEngine implements DataPlaneEngine {
   readonly kind = 'js' as const;
   readonly #d: JsEngineDeps;
-  readonly #routes = new AllowedIps<string>();
+  /** A CIDR maps to its one peer, or to a MultiExit when several peers advertise it (routing/exits.ts). */
+  readonly #routes = new AllowedIps<string | MultiExit>();
+  readonly #exits = new ExitSets();
   readonly #peers = new Map<string, PeerSpec>();
   readonly #drops: DropCounter;
   readonly #handlers: ((e: EngineEvent) => void)[] = [];
@@ -61,18 +64,31 @@ export class JsEngine implements DataPlaneEngine {
     };
     if (old) {
       this.#d.device.updatePeer(spec.publicKey, cfg);
-      this.#routes.removeValue(spec.publicKey);
+      this.#withdraw(old);
     } else {
       this.#d.device.addPeer({ publicKey: Buffer.from(spec.publicKey, 'base64'), ...cfg });
     }
-    for (const cidr of spec.allowedIps) this.#routes.insert(cidr, spec.publicKey);
+    for (const cidr of spec.allowedIps) this.#setRoute(cidr, this.#exits.add(cidr, spec.publicKey));
     this.#peers.set(spec.publicKey, spec);
   }
 
   removePeer(publicKey: string): void {
-    if (!this.#peers.delete(publicKey)) return;
-    this.#routes.removeValue(publicKey);
+    const old = this.#peers.get(publicKey);
+    if (!old) return;
+    this.#peers.delete(publicKey);
+    this.#withdraw(old);
     this.#d.device.removePeer(publicKey);
+  }
+
+  /** Removes the peer as an exit of each of its CIDRs; a CIDR another peer also routes stays with that one. */
+  #withdraw(spec: PeerSpec): void {
+    for (const cidr of spec.allowedIps) this.#setRoute(cidr, this.#exits.remove(cidr, spec.publicKey));
+  }
+
+  #setRoute(cidr: string, exits: readonly string[]): void {
+    const v = routeValue(cidr, exits);
+    if (v === undefined) this.#routes.remove(cidr);
+    else this.#routes.insert(cidr, v);
   }
 
   counters(publicKey: string): PeerCounters | undefined {
@@ -101,7 +117,9 @@ export class JsEngine implements DataPlaneEngine {
   #insideToOutside(packet: Buffer): void {
     const dst = innerDestination(packet);
     if (!dst) return this.#drops.add('bad_inner_packet');
-    const peer = this.#routes.lookup(dst);
+    const route = this.#routes.lookup(dst);
+    // The common case is one peer per CIDR; only a redundant-exit route hashes the flow.
+    const peer = typeof route === 'string' ? route : route && pickExit(route.exits, flowHash(packet));
     if (peer === undefined) return this.#drops.add('no_route');
     this.#run(this.#d.device.send(peer, packet, this.#d.clock.now()));
   }
@@ -110,7 +128,7 @@ export class JsEngine implements DataPlaneEngine {
     const src = innerSource(packet);
     if (!src) return this.#drops.add('bad_inner_packet');
     // Crypto-key routing: a peer may only send from addresses routed to it.
-    if (this.#routes.lookup(src) !== peer) return this.#drops.add('source_not_allowed');
+    if (!isExitOf(this.#routes.lookup(src), peer)) return this.#drops.add('source_not_allowed');
     if (!this.#d.tun.write(packet)) this.#drops.add('tun_write_failed');
   }
 
