@@ -1,5 +1,6 @@
 // Underlay impairment with real TUN and daemons. R32: 30 % random loss (nft numgen, both directions)
-// from before the first handshake: the handshake completes and a 10 MiB TCP transfer completes intact.
+// from before the first handshake: the handshake completes; then a 10 MiB TCP transfer through 30 % loss
+// on its data direction completes intact.
 // R33: 100 ms ± 30 ms delay, 3 % reordering, 5 % duplication through the userspace relay (no netem
 // here): 0 inner duplicates delivered, TCP data intact. R36: a 20 s blackhole, then restore: traffic
 // resumes within 15 s.
