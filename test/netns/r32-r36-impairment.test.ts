@@ -6,6 +6,7 @@
 // resumes within 15 s.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Lab, waitFor, type LabProcess } from '../helpers/netns.js';
 import { Mesh } from '../helpers/mesh.js';
 import { lossDrops, nftClearLoss, nftLoss, nftTable, relayPath } from '../helpers/impair-nft.js';
@@ -89,6 +90,57 @@ test('R36: a 20 s blackhole, then restore: traffic resumes within 15 s', async (
     intervalMs: 100,
   });
   console.log(`# R36 recovered ${((Date.now() - restored) / 1000).toFixed(1)} s after restore`);
+});
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+test('R34: a 10 Mbit/s tbf cap under a 50 Mbit/s UDP stream: sender RSS flat (±10 MiB), excess dropped', async () => {
+  const n1 = lab.node('n1');
+  await lab.exec(n1.ns, 'tc', [
+    'qdisc',
+    'add',
+    'dev',
+    'eth0',
+    'root',
+    'tbf',
+    'rate',
+    '10mbit',
+    'burst',
+    '32kbit',
+    'latency',
+    '50ms',
+  ]);
+  try {
+    const server = lab.spawn(lab.node('n2').ns, 'iperf3', ['-s', '-1', '-p', '5301', '-B', mesh.overlay4('n2')]);
+    await new Promise((r) => setTimeout(r, 300));
+    const pid = mesh.proc('n1').pid;
+    const samples: number[] = [rssMiB(pid)];
+    const client = lab.exec(
+      n1.ns,
+      'iperf3',
+      ['-c', mesh.overlay4('n2'), '-p', '5301', '-u', '-b', '50M', '-t', '15', '-J'],
+      { timeoutMs: 40_000 },
+    );
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.push(rssMiB(pid));
+    }
+    const j = JSON.parse((await client).stdout) as { end: { sum: { bits_per_second: number; lost_percent: number } } };
+    server.kill('SIGKILL');
+    const growth = Math.max(...samples) - samples[0]!;
+    console.log(
+      `# R34 offered 50 Mbit/s (iperf3 sum ${(j.end.sum.bits_per_second / 1e6).toFixed(1)} Mbit/s), lost ${j.end.sum.lost_percent.toFixed(0)} %;` +
+        ` n1 RSS ${samples[0]!.toFixed(1)} -> max ${Math.max(...samples).toFixed(1)} MiB (growth ${growth.toFixed(1)})`,
+    );
+    assert.ok(j.end.sum.lost_percent > 50, 'the cap is in force: most of the excess is dropped');
+    assert.ok(growth < 10, `RSS growth ${growth.toFixed(1)} MiB`);
+    assert.ok(mesh.proc('n1').running);
+  } finally {
+    await lab.exec(n1.ns, 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root'], { allowFailure: true });
+  }
 });
 
 test('R33: delay 100±30 ms, 3 % reorder, 5 % duplicates via the relay: 0 inner duplicates, TCP intact', async () => {
