@@ -23,23 +23,15 @@ function addressKeys(record: NodeRecord): string[] {
 }
 
 export class AddressClaims {
-  readonly #claims = new Map<string, Set<string>>();
+  readonly #claims = new Map<string, string | Set<string>>();
   readonly #byNode = new Map<string, string[]>();
 
   /** Replaces the claims of `id` with the addresses of `record` (none when undefined: not live). */
   set(id: string, record: NodeRecord | undefined): string[] {
     const old = this.#byNode.get(id) ?? [];
-    for (const a of old) {
-      const s = this.#claims.get(a);
-      s?.delete(id);
-      if (s && s.size === 0) this.#claims.delete(a);
-    }
+    for (const a of old) this.#remove(a, id);
     const next = record ? addressKeys(record) : [];
-    for (const a of next) {
-      let s = this.#claims.get(a);
-      if (!s) this.#claims.set(a, (s = new Set()));
-      s.add(id);
-    }
+    for (const a of next) this.#add(a, id);
     if (next.length) this.#byNode.set(id, next);
     else this.#byNode.delete(id);
     if (old.length === 0) return next;
@@ -47,7 +39,30 @@ export class AddressClaims {
   }
 
   holders(address: string): ReadonlySet<string> {
-    return this.#claims.get(address) ?? new Set();
+    const h = this.#claims.get(address);
+    return h === undefined ? new Set() : typeof h === 'string' ? new Set([h]) : h;
+  }
+
+  // An address almost always has one holder: keep a plain id then, a Set only for a conflict (a table of
+  // thousands of nodes would otherwise hold thousands of one-element Sets).
+  #add(address: string, id: string): void {
+    const h = this.#claims.get(address);
+    if (h === undefined) this.#claims.set(address, id);
+    else if (typeof h === 'string') {
+      if (h !== id) this.#claims.set(address, new Set([h, id]));
+    } else h.add(id);
+  }
+
+  #remove(address: string, id: string): void {
+    const h = this.#claims.get(address);
+    if (h === undefined) return;
+    if (typeof h === 'string') {
+      if (h === id) this.#claims.delete(address);
+      return;
+    }
+    h.delete(id);
+    if (h.size === 1) this.#claims.set(address, h.values().next().value!);
+    else if (h.size === 0) this.#claims.delete(address);
   }
 
   /** Addresses of `record` that another live node keeps, by the (epoch, id) rule. */
@@ -55,7 +70,7 @@ export class AddressClaims {
     const out: Conflict[] = [];
     for (const address of this.#byNode.get(record.id) ?? []) {
       let winner = record;
-      for (const id of this.#claims.get(address) ?? []) {
+      for (const id of this.holders(address)) {
         const r = id === record.id ? undefined : recordOf(id);
         if (r && holdsBefore(r, winner)) winner = r;
       }

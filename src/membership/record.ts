@@ -24,6 +24,8 @@ export interface NodeRecord {
   readonly methods: readonly string[];
   /** Extra subnets routed to this node. */
   readonly routes: readonly string[];
+  /** Multicast groups local applications joined (routing/fanout.ts); absent from older nodes. */
+  readonly groups?: readonly string[];
 }
 
 const shortString = z.string().min(1).max(256);
@@ -42,6 +44,7 @@ export const nodeRecordSchema = z
     apiUrl: z.string().max(512),
     methods: z.array(z.string().min(1).max(32)).max(8),
     routes: z.array(shortString).max(256),
+    groups: z.array(z.string().min(1).max(64)).max(256).optional(),
   })
   .strict();
 

@@ -145,7 +145,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
   await clock.advance(steadyMs);
   const after = sum();
   const perNodeSec = (x: number): number => x / n / (steadyMs / 1000);
-  log(`steady: real ${Date.now() - started} ms`);
+  log(
+    `steady: ${perNodeSec(after.msgs - before.msgs).toFixed(2)} msgs, ` +
+      `${perNodeSec(after.bytes - before.bytes).toFixed(0)} B per node per s; heap ${heapAfter - heapBefore} B ` +
+      `(real ${Date.now() - started} ms)`,
+  );
 
   // 3. Kill 10 % (never a bootstrap node, so the mesh stays joinable).
   const killCount = Math.max(1, Math.round(n * (o.killFraction ?? 0.1)));
@@ -170,7 +174,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
   for (const v of victims) await c.kill(v.name);
   await clock.runUntil(() => doneAt.size === survivors.length, limit, 100);
   const failure = [...doneAt.values()].sort((a, b) => a - b);
-  log(`failure: real ${Date.now() - started} ms`);
+  log(
+    `failure: p50 ${percentile(failure, 50)} p99 ${percentile(failure, 99)} ms, ` +
+      `${survivors.length - failure.length} missing (real ${Date.now() - started} ms)`,
+  );
 
   // 4. Partition the survivors 50/50 until each half holds the other dead, then heal.
   if (o.partition === false) {
