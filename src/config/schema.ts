@@ -408,6 +408,22 @@ const dns = z
   })
   .strict();
 
+const routing = z
+  .object({
+    broadcast: field(z.boolean().default(false), {
+      description: 'Carry IPv4 broadcast (255.255.255.255 and the overlay prefix broadcast) to every node.',
+      details: ['Off: such packets are dropped (counted as broadcast_disabled), sent or received.'],
+    }),
+    multicast: field(z.boolean().default(true), {
+      description: 'Carry multicast to the nodes whose applications joined the group (IGMP/MLD snooping).',
+      details: ['The mesh is one routed hop: the TTL / hop limit must be 2 or more and is decremented.'],
+    }),
+    multicastLinkLocal: field(z.boolean().default(false), {
+      description: 'Also carry link-local groups (224.0.0.0/24, ff02::/16, e.g. mDNS), TTL unchanged.',
+    }),
+  })
+  .strict();
+
 const logging = z
   .object({
     level: field(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), {
@@ -448,6 +464,7 @@ export const configSchema = z
     cluster: field(cluster, { description: 'Joining the mesh.' }),
     membership: field(membership.default({}), { description: 'Gossip and failure detection.' }),
     dns: field(dns.default({}), { description: 'DNS for mesh names (docs/ADDRESSING.md).' }),
+    routing: field(routing.default({}), { description: 'Broadcast and multicast across the mesh.' }),
     logging: field(logging.default({}), { description: 'Logs.' }),
     metrics: field(metrics.default({}), { description: 'Prometheus metrics.' }),
     process: field(processSection.default({}), { description: 'The daemon process.' }),

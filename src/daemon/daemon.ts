@@ -28,6 +28,7 @@ import type {
 } from '../platform/ports.js';
 import { withResolvedAddresses } from './addresses.js';
 import { DnsResponder } from './dns.js';
+import { Fanout } from '../routing/fanout.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
@@ -75,6 +76,7 @@ export class Daemon {
   #stopping = false;
   #ops: Ops | undefined;
   #dns: DnsResponder | undefined;
+  #fanout: Fanout | undefined;
 
   private constructor(o: DaemonOptions) {
     this.#o = o;
@@ -137,9 +139,13 @@ export class Daemon {
       // Test-only: rekey tests shorten the session lifetime; never set in production.
       limits: testRekeyMs > 0 ? { rekeyAfterTimeMs: testRekeyMs } : undefined,
     });
+    const fanout = new Fanout({ ...config.routing, addresses: config.node.addresses });
+    this.#fanout = fanout;
+    // Groups local applications join are published in this node's record.
+    fanout.onLocalGroups((groups) => this.#membership?.updateSelf({ groups }));
     const engine = native
       ? native.engine({ device, clock: platform.clock, metrics: this.metrics, log })
-      : new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log });
+      : new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log, fanout });
     this.#engine = engine;
     engine.onEvent((e) => {
       this.#ops?.engineEvent(e, this.#peerName(e.peer));
@@ -278,8 +284,12 @@ export class Daemon {
     // A restarted node (new epoch) lost its sessions even if it kept its key: start the peer afresh so we
     // handshake at once instead of sending into keys it no longer has.
     const restarted = this.#memberEpochs.get(r.id) !== r.epoch;
-    if (previous !== undefined && (previous !== spec.publicKey || restarted)) this.#engine?.removePeer(previous);
+    if (previous !== undefined && (previous !== spec.publicKey || restarted)) {
+      this.#engine?.removePeer(previous);
+      this.#fanout?.removePeer(previous);
+    }
     this.#engine?.upsertPeer(spec);
+    this.#fanout?.setPeer(spec.publicKey, r.groups ?? []);
     this.#memberKeys.set(r.id, spec.publicKey);
     this.#memberEpochs.set(r.id, r.epoch);
     this.#ops?.memberUp(r.id, previous === undefined || restarted);
@@ -293,6 +303,7 @@ export class Daemon {
     this.#memberKeys.delete(id);
     this.#memberEpochs.delete(id);
     this.#engine?.removePeer(key);
+    this.#fanout?.removePeer(key);
     this.#ops?.memberDown(id, reason);
     this.#log.info({ peer: id, reason }, 'peer removed');
   }

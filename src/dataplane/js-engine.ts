@@ -6,6 +6,7 @@ import type { DropReason } from '../metrics/table.js';
 import type { WgAction } from '../noise/actions.js';
 import type { WgDevice } from '../noise/device.js';
 import type { Clock, DatagramSocket, Timer, TunDevice } from '../platform/ports.js';
+import type { Fanout } from '../routing/fanout.js';
 import { ExitSets, flowHash, isExitOf, pickExit, routeValue, type MultiExit } from '../routing/exits.js';
 import { AllowedIps } from './allowed-ips.js';
 import type { DataPlaneEngine, EngineEvent, PeerCounters, PeerSpec } from './engine.js';
@@ -21,6 +22,8 @@ export interface JsEngineDeps {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Broadcast / multicast decisions for packets no unicast route covers (routing/fanout.ts). */
+  readonly fanout?: Fanout;
 }
 
 export class JsEngine implements DataPlaneEngine {
@@ -120,8 +123,18 @@ export class JsEngine implements DataPlaneEngine {
     const route = this.#routes.lookup(dst);
     // The common case is one peer per CIDR; only a redundant-exit route hashes the flow.
     const peer = typeof route === 'string' ? route : route && pickExit(route.exits, flowHash(packet));
-    if (peer === undefined) return this.#drops.add('no_route');
+    if (peer === undefined) return this.#fanoutOutbound(packet);
     this.#run(this.#d.device.send(peer, packet, this.#d.clock.now()));
+  }
+
+  #fanoutOutbound(packet: Buffer): void {
+    const o = this.#d.fanout?.outbound(packet);
+    if (o === undefined) return this.#drops.add('no_route');
+    if (o.kind === 'report') return;
+    if (o.kind === 'drop') return this.#drops.add(o.reason);
+    const now = this.#d.clock.now();
+    for (const peer of o.peers) this.#run(this.#d.device.send(peer, Buffer.from(o.packet), now));
+    if (o.peers.length) this.#d.metrics.inc('fanout_packets_total', { kind: o.kind }, o.peers.length);
   }
 
   #outsideToInside(peer: string, packet: Uint8Array): void {
@@ -129,6 +142,8 @@ export class JsEngine implements DataPlaneEngine {
     if (!src) return this.#drops.add('bad_inner_packet');
     // Crypto-key routing: a peer may only send from addresses routed to it.
     if (!isExitOf(this.#routes.lookup(src), peer)) return this.#drops.add('source_not_allowed');
+    const refused = this.#d.fanout?.inboundAllowed(packet);
+    if (refused) return this.#drops.add(refused);
     if (!this.#d.tun.write(packet)) this.#drops.add('tun_write_failed');
   }
 

@@ -38,10 +38,19 @@ export const dropReasons = {
   udp_send_failed: 'encrypted packet the UDP socket refused',
   queue_full: 'a bounded queue between stages was full',
   loopback: 'outbound packet addressed to this node itself',
+  broadcast_disabled: 'broadcast packet while routing.broadcast is off',
+  multicast_disabled: 'multicast packet while routing.multicast is off',
+  multicast_scope: 'link-local multicast (224.0.0.0/24, ff02::/16) while routing.multicastLinkLocal is off',
+  multicast_ttl: 'multicast packet whose TTL / hop limit would not survive the hop across the mesh',
 } as const;
 export type DropReason = keyof typeof dropReasons;
 
 export const metricTable = {
+  fanout_packets_total: {
+    kind: 'counter',
+    help: 'Copies of broadcast and multicast packets sent to peers, by kind',
+    labels: ['kind'],
+  },
   packets_dropped_total: {
     kind: 'counter',
     help: 'Packets and datagrams dropped, by reason (see docs/METRICS.md for the reasons)',
