@@ -154,6 +154,32 @@ const tun = z
       type: 'list of CIDR',
       example: ['198.19.251.0/24'],
     }),
+    addresses: field(z.array(cidr()).max(16, { message: 'must list at most 16 CIDRs' }).default([]), {
+      description: 'Extra addresses on the TUN device (not announced to the mesh), added at start.',
+      type: 'list of CIDR',
+      example: ['198.19.250.1/32'],
+    }),
+    mssClamp: field(z.boolean().default(false), {
+      description: 'Clamp the MSS of TCP SYNs crossing the TUN to the route MTU (an nftables table of its own).',
+      details: ['Useful when forwarding for subnets (node.routes) whose hosts assume a 1500-byte path.'],
+    }),
+    upScript: field(filePath().optional(), {
+      description: 'Trusted executable run as root once the TUN is set up, before the privilege drop.',
+      details: [
+        'Environment: TUNMESH_PHASE=up, TUNMESH_NODE, TUNMESH_TUN, TUNMESH_MTU, TUNMESH_ADDRESSES,',
+        'TUNMESH_ROUTES (tun.routes), TUNMESH_ADVERTISED_ROUTES (node.routes); 30 s limit; failure stops start.',
+      ],
+      type: 'file path',
+      example: '/etc/tunmesh/up.sh',
+      file: true,
+    }),
+    downScript: field(filePath().optional(), {
+      description: 'Trusted executable run when the daemon stops (TUNMESH_PHASE=down, same variables).',
+      details: ['It runs as the user the daemon dropped to (process.uid); failures are logged.'],
+      type: 'file path',
+      example: '/etc/tunmesh/down.sh',
+      file: true,
+    }),
   })
   .strict();
 

@@ -28,6 +28,7 @@ import type {
 } from '../platform/ports.js';
 import { withResolvedAddresses } from './addresses.js';
 import { DnsResponder } from './dns.js';
+import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
 import { Fanout } from '../routing/fanout.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
@@ -122,6 +123,7 @@ export class Daemon {
     await platform.net.setUp(tun.name);
     for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
     for (const cidr of config.tun.routes) await platform.net.addRoute(tun.name, cidr);
+    await tunExtrasUp(config, platform.net, log);
 
     const listen = parseHostPort(config.wireguard.listen, { allowPortZero: true })!;
     const udp = await (native?.udp ?? platform.udp).bind(listen.host, listen.port);
@@ -372,6 +374,7 @@ export class Daemon {
     this.#ops?.stop();
     this.#dns?.close();
     await this.#engine?.stop();
+    if (this.#tun) await tunExtrasDown(this.#o.config, this.#log);
     await this.#udp?.close().catch(() => undefined);
     await this.#tun?.close().catch(() => undefined);
     this.#log.info('tunmesh node stopped');
