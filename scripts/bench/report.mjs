@@ -106,10 +106,17 @@ if (native && raw) {
 }
 if (rss100) goal('RSS with 100 peers ≤ 80 MB', `${mb(rss100)} MB`, rss100 <= 80 * 1024);
 
+const busy = systems
+  .flatMap((s) => [s.ping, s.tcp1, s.tcp4, s.udp].map((t) => t?.background_busy_pct))
+  .filter((v) => typeof v === 'number')
+  .sort((a, b) => a - b);
+const busyLine = busy.length
+  ? `Machine busy just before the tests (other jobs): median ${busy[Math.floor(busy.length / 2)]} %, max ${busy.at(-1)} %.`
+  : '';
 const when = values.stamp ?? new Date().toISOString();
 const machineLine = `${machine.cpu}, ${machine.vcpus} vCPU, ${machine.memoryGiB} GiB, ${machine.os}, kernel ${machine.kernel}, Node ${machine.node}, ${machine.iperf3}`;
 const report = [
-  `Run \`${when}\` on: ${machineLine}. Both namespaces, both VPN ends and both iperf3 ends share these CPUs.`,
+  `Run \`${when}\` on: ${machineLine}. Both namespaces, both VPN ends and both iperf3 ends share these CPUs. ${busyLine}`,
   '',
   ...table,
   '',
