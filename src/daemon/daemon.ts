@@ -32,6 +32,7 @@ import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
 import { Fanout } from '../routing/fanout.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
+import { FailedPeerRetention } from './retention.js';
 import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
 import { Ops } from './ops.js';
@@ -78,6 +79,7 @@ export class Daemon {
   #ops: Ops | undefined;
   #dns: DnsResponder | undefined;
   #fanout: Fanout | undefined;
+  #retention: FailedPeerRetention | undefined;
 
   private constructor(o: DaemonOptions) {
     this.#o = o;
@@ -237,6 +239,15 @@ export class Daemon {
     membership.on('up', (r) => this.#memberUp(r));
     membership.on('update', (r) => this.#memberUp(r));
     membership.on('down', (id, reason) => this.#memberDown(id, reason));
+    this.#retention = new FailedPeerRetention({
+      clock: platform.clock,
+      quietMs: config.membership.failureTimeoutMs,
+      rxBytes: (k) => this.#engine?.counters(k)?.rxBytes,
+      installed: () => this.#memberKeys.entries(),
+      remove: (id, reason) => this.#removeMember(id, reason),
+      log,
+    });
+    this.#retention.start();
     membership.start();
     log.info(
       { publicKey, addresses: self.addresses, endpoints: self.endpoints, apiUrl, engine: engine.kind },
@@ -277,6 +288,7 @@ export class Daemon {
   }
 
   #memberUp(r: NodeRecord): void {
+    this.#retention?.release(r.id);
     const spec = specFromRecord(r, this.#families, this.#o.config.wireguard.persistentKeepaliveSec);
     if (!spec) {
       this.#log.warn({ peer: r.id }, 'ignoring node record with an invalid public key or address');
@@ -302,6 +314,14 @@ export class Daemon {
   #memberDown(id: string, reason: string): void {
     const key = this.#memberKeys.get(id);
     if (key === undefined) return;
+    if (reason === 'failed' && this.#retention?.retain(id, key)) return;
+    this.#removeMember(id, reason);
+  }
+
+  #removeMember(id: string, reason: string): void {
+    const key = this.#memberKeys.get(id);
+    if (key === undefined) return;
+    this.#retention?.release(id);
     this.#memberKeys.delete(id);
     this.#memberEpochs.delete(id);
     this.#engine?.removePeer(key);
@@ -369,6 +389,7 @@ export class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     await this.#membership?.stop({ leave: true }).catch(() => undefined);
+    this.#retention?.stop();
     await this.#server?.stop().catch(() => undefined);
     this.#client?.close();
     this.#ops?.stop();
