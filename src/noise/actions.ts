@@ -33,6 +33,24 @@ export const wgDropReasons = [
 ] as const;
 export type WgDropReason = (typeof wgDropReasons)[number];
 
+/** The reasons a datagram from the underlay can be dropped for (the rest are about inner packets). */
+export const outsideDropReasons: readonly WgDropReason[] = [
+  'short_packet',
+  'bad_length',
+  'unknown_type',
+  'bad_mac1',
+  'bad_mac2',
+  'rate_limited',
+  'handshake_failed',
+  'replayed_handshake',
+  'stale_handshake',
+  'handshake_crossed',
+  'unknown_receiver',
+  'decrypt_failed',
+  'replayed',
+  'expired_keypair',
+];
+
 export type WgMessageKind = 'initiation' | 'response' | 'cookie_reply' | 'transport';
 
 export interface WgKeypairInfo {

@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { outsideDropReasons } from '../../src/noise/actions.js';
 import { Lab } from '../helpers/netns.js';
 import { Mesh } from '../helpers/mesh.js';
 import { ping } from '../helpers/transfer.js';
@@ -30,23 +31,7 @@ after(async () => {
 async function drops(): Promise<Record<string, number>> {
   return lastJson((await probe(lab.node('n1').ns, ['metrics', mesh.apiUrl('n1')])).stdout);
 }
-// Reasons a datagram from the underlay can be dropped for (the node's own TUN adds inside reasons, such
-// as no_route for the kernel's IPv6 router solicitations, which are not under test here).
-const outsideReasons = [
-  'short_packet',
-  'bad_length',
-  'unknown_type',
-  'bad_mac1',
-  'bad_mac2',
-  'rate_limited',
-  'handshake_failed',
-  'replayed_handshake',
-  'stale_handshake',
-  'unknown_receiver',
-  'decrypt_failed',
-  'replayed',
-  'expired_keypair',
-];
+const outsideReasons = outsideDropReasons;
 const total = (d: Record<string, number>) => outsideReasons.reduce((a, k) => a + (d[k] ?? 0), 0);
 
 test('10^4 garbage datagrams and garbled handshakes: no reply, each one counted by reason, node unharmed', async () => {

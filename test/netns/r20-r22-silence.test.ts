@@ -5,6 +5,7 @@
 // between two other nodes ≥ 70 % of its baseline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { outsideDropReasons } from '../../src/noise/actions.js';
 import { Lab } from '../helpers/netns.js';
 import { Mesh } from '../helpers/mesh.js';
 import { nftCounter, readCounter, udpRcvbufErrors } from '../helpers/impair-nft.js';
@@ -26,21 +27,7 @@ after(async () => {
   await lab?.destroy();
 });
 
-const outsideReasons = [
-  'short_packet',
-  'bad_length',
-  'unknown_type',
-  'bad_mac1',
-  'bad_mac2',
-  'rate_limited',
-  'handshake_failed',
-  'replayed_handshake',
-  'stale_handshake',
-  'unknown_receiver',
-  'decrypt_failed',
-  'replayed',
-  'expired_keypair',
-];
+const outsideReasons = outsideDropReasons;
 
 async function drops(node: string): Promise<Record<string, number>> {
   // Read from n2, so the attacker's namespace sees nothing of n1 but answers to the attack.
