@@ -47,6 +47,11 @@ export const net = {
   maxDatagramSize: 65535,
   /** UDP port on each node's overlay addresses that echoes RTT probes sent through the mesh (daemon/rtt.ts). */
   rttEchoPort: 4568,
+  /**
+   * A member declared failed keeps its tunnel while traffic from it arrives (daemon/retention.ts). RTT
+   * probes cross every tunnel once a second, so three quiet seconds mean the data path is gone too.
+   */
+  failedPeerQuietMs: 3000,
 } as const;
 
 /** Control plane auth. */

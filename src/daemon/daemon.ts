@@ -1,5 +1,6 @@
 // The composition root: builds every component from the config, starts them in order (privileged setup
 // first, then the privilege drop, then joining the mesh) and stops them in reverse.
+import { net } from '../base/constants.js';
 import type { Logger } from '../base/log.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { parseHostPort, type Config } from '../config/index.js';
@@ -180,7 +181,12 @@ export class Daemon {
       status: () => this.status(),
       health: () => this.health(),
       members: () => this.#membership?.members() ?? [],
-      memberRecords: () => this.#membership?.peers().filter((r) => this.#memberKeys.has(r.id)) ?? [],
+      // Installed peers: live members, and failed ones kept while their traffic still arrives.
+      memberRecords: () =>
+        this.#membership
+          ?.members()
+          .filter((m) => m.record && this.#memberKeys.has(m.id))
+          .map((m) => m.record!) ?? [],
       engine: () => this.#engine,
       families: () => this.#families,
       client: () => this.#client,
@@ -241,7 +247,7 @@ export class Daemon {
     membership.on('down', (id, reason) => this.#memberDown(id, reason));
     this.#retention = new FailedPeerRetention({
       clock: platform.clock,
-      quietMs: config.membership.failureTimeoutMs,
+      quietMs: Math.min(net.failedPeerQuietMs, config.membership.failureTimeoutMs),
       rxBytes: (k) => this.#engine?.counters(k)?.rxBytes,
       installed: () => this.#memberKeys.entries(),
       remove: (id, reason) => this.#removeMember(id, reason),
