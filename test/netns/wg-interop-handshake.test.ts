@@ -225,6 +225,6 @@ describe('wireguard-go interop', { skip }, () => {
     assert.ok(result.drops.includes('bad_mac2'), 'the first initiation had no mac2');
     assert.deepEqual(result.handshakes, ['responder']);
     // ping sends one request a second while the handshake waits; the first reply is what counts.
-    assert.match(ping, / 1 received/, `ping: ${ping}`);
+    assert.match(ping, / [1-9]\d* received/, `ping: ${ping}`);
   });
 });
