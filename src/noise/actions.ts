@@ -33,23 +33,16 @@ export const wgDropReasons = [
 ] as const;
 export type WgDropReason = (typeof wgDropReasons)[number];
 
-/** The reasons a datagram from the underlay can be dropped for (the rest are about inner packets). */
-export const outsideDropReasons: readonly WgDropReason[] = [
-  'short_packet',
-  'bad_length',
-  'unknown_type',
-  'bad_mac1',
-  'bad_mac2',
-  'rate_limited',
-  'handshake_failed',
-  'replayed_handshake',
-  'stale_handshake',
-  'handshake_crossed',
-  'unknown_receiver',
-  'decrypt_failed',
-  'replayed',
-  'expired_keypair',
+/** Drop reasons about inner packets (from the TUN or decrypted); the rest are about underlay datagrams. */
+const innerDropReasons: readonly WgDropReason[] = [
+  'bad_inner_packet',
+  'no_route',
+  'no_session_queue_full',
+  'no_session_timeout',
 ];
+
+/** The reasons a datagram from the underlay can be dropped for. */
+export const outsideDropReasons: readonly WgDropReason[] = wgDropReasons.filter((r) => !innerDropReasons.includes(r));
 
 export type WgMessageKind = 'initiation' | 'response' | 'cookie_reply' | 'transport';
 
