@@ -32,7 +32,9 @@ export async function ping(
   const rtt = /= [\d.]+\/([\d.]+)\//.exec(output);
   return {
     transmitted: stats ? Number(stats[1]) : 0,
-    received: stats ? Number(stats[2]) : 0,
+    // With -w, ping keeps sending until `count` replies are in; when the first replies wait for a
+    // handshake, the extra requests' replies arrive too. The question asked is whether `count` came back.
+    received: stats ? Math.min(Number(stats[2]), count) : 0,
     rttMs: rtt ? Number(rtt[1]) : undefined,
     output,
   };
