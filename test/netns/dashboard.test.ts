@@ -76,7 +76,8 @@ try {
   const rtts1 = (await state()).links.map(([l, , rtt]) => [l, rtt]);
   await page.waitForTimeout(2500);
   const rtts2 = (await state()).links.map(([l, , rtt]) => [l, rtt]);
-  say({ step: 'mesh', state: s, rtts1, rtts2, errors });
+  // The page as it stands after those seconds: the events panel polls on its own timer.
+  say({ step: 'mesh', state: await state(), rtts1, rtts2, errors });
   while (!fs.existsSync(signal)) {
     if (Date.now() > deadline) throw new Error('no kill signal');
     await page.waitForTimeout(50);
