@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { net } from '../../base/constants.js';
 import { TunmeshError } from '../../base/errors.js';
 import { intOption, withExamples } from '../common.js';
-import { askNode, nodeOptions, type NodeTarget } from './peers.js';
+import { askNode, nodeOptions, type NodeTarget } from '../node-client.js';
 
 export interface PingReply {
   readonly node: string;

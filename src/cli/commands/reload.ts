@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { liveSettings } from '../../daemon/reload.js';
 import { UsageError, withExamples } from '../common.js';
-import { askNode, nodeOptions, type NodeTarget } from './peers.js';
+import { askNode, nodeOptions, type NodeTarget } from '../node-client.js';
 
 export interface ReloadReply {
   readonly ok: boolean;
