@@ -24,52 +24,46 @@ function recordJoins(type: number, sources: number): boolean | undefined {
   return undefined;
 }
 
-function igmp(p: Uint8Array, at: number): GroupChange | undefined {
-  if (p.length < at + 8) return undefined;
-  const type = p[at]!;
-  const group = (o: number) => formatAddress(p.subarray(o, o + 4))!;
-  if (type === 0x16 || type === 0x12) return { joins: [group(at + 4)], leaves: [] };
-  if (type === 0x17) return { joins: [], leaves: [group(at + 4)] };
-  if (type !== 0x22) return undefined;
+/**
+ * The group records of an IGMPv3 / MLDv2 report starting at `at`; both have the same layout except the
+ * address size: type, aux length, source count, group, sources, aux data.
+ */
+function groupRecords(p: Uint8Array, at: number, addrLen: number): GroupChange | undefined {
   const joins: string[] = [];
   const leaves: string[] = [];
   let o = at + 8;
   for (let n = u16(p, at + 6); n > 0; n--) {
-    if (p.length < o + 8) return undefined;
+    if (p.length < o + 4 + addrLen) return undefined;
     const sources = u16(p, o + 2);
-    const end = o + 8 + 4 * sources + 4 * p[o + 1]!;
+    const end = o + 4 + addrLen + addrLen * sources + 4 * p[o + 1]!;
     if (p.length < end) return undefined;
     const j = recordJoins(p[o]!, sources);
-    if (j === true) joins.push(group(o + 4));
-    else if (j === false) leaves.push(group(o + 4));
+    const group = formatAddress(p.subarray(o + 4, o + 4 + addrLen))!;
+    if (j === true) joins.push(group);
+    else if (j === false) leaves.push(group);
     o = end;
   }
   return { joins, leaves };
 }
 
+function igmp(p: Uint8Array, at: number): GroupChange | undefined {
+  if (p.length < at + 8) return undefined;
+  const type = p[at]!;
+  const group = formatAddress(p.subarray(at + 4, at + 8))!;
+  if (type === 0x16 || type === 0x12) return { joins: [group], leaves: [] };
+  if (type === 0x17) return { joins: [], leaves: [group] };
+  return type === 0x22 ? groupRecords(p, at, 4) : undefined;
+}
+
 function mld(p: Uint8Array, at: number): GroupChange | undefined {
   if (p.length < at + 8) return undefined;
   const type = p[at]!;
-  const group = (o: number) => formatAddress(p.subarray(o, o + 16))!;
   if (type === 131 || type === 132) {
     if (p.length < at + 24) return undefined;
-    return type === 131 ? { joins: [group(at + 8)], leaves: [] } : { joins: [], leaves: [group(at + 8)] };
+    const group = formatAddress(p.subarray(at + 8, at + 24))!;
+    return type === 131 ? { joins: [group], leaves: [] } : { joins: [], leaves: [group] };
   }
-  if (type !== 143) return undefined;
-  const joins: string[] = [];
-  const leaves: string[] = [];
-  let o = at + 8;
-  for (let n = u16(p, at + 6); n > 0; n--) {
-    if (p.length < o + 20) return undefined;
-    const sources = u16(p, o + 2);
-    const end = o + 20 + 16 * sources + 4 * p[o + 1]!;
-    if (p.length < end) return undefined;
-    const j = recordJoins(p[o]!, sources);
-    if (j === true) joins.push(group(o + 4));
-    else if (j === false) leaves.push(group(o + 4));
-    o = end;
-  }
-  return { joins, leaves };
+  return type === 143 ? groupRecords(p, at, 16) : undefined;
 }
 
 /** The group changes a packet from the TUN announces, or undefined when it is not a membership report. */
