@@ -162,7 +162,7 @@ export class Mesh {
     return s.peers.filter((p) => p.state === 'alive').map((p) => p.name);
   }
 
-  /** Every node in `nodes` sees every other one alive. */
+  /** Every node in `nodes` sees every other one alive; a timeout carries the daemons' logs. */
   async waitConverged(nodes: readonly string[], timeoutMs = 30_000): Promise<void> {
     await waitFor(
       async () => {
@@ -173,7 +173,9 @@ export class Mesh {
         return true;
       },
       { what: `mesh ${nodes.join(',')} to converge`, timeoutMs, intervalMs: 250 },
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${this.logs()}`);
+    });
   }
 
   logs(): string {

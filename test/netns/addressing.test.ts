@@ -39,9 +39,7 @@ before(async () => {
   mesh.start('n2');
   await mesh.waitConverged(['n1', 'n2'], 30_000);
   mesh.start('n3');
-  await mesh.waitConverged(nodes, 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(nodes, 30_000);
 });
 
 after(async () => {
@@ -95,9 +93,7 @@ test('a restarted pool node gets the same addresses', async () => {
   mesh.proc('n2').kill('SIGTERM');
   await mesh.proc('n2').waitExit(10_000);
   mesh.start('n2');
-  await mesh.waitConverged(nodes, 45_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(nodes, 45_000);
   assert.deepEqual(await addressesOf('n2'), before);
 });
 

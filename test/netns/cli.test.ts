@@ -20,9 +20,7 @@ before(async () => {
     },
   });
   for (const n of nodes) mesh.start(n);
-  await mesh.waitConverged(nodes, 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(nodes, 30_000);
   // Traffic so every pair has a session.
   for (const b of ['n2', 'n3']) await ping(lab, lab.node('n1').ns, mesh.overlay4(b), { count: 1 });
 });

@@ -37,9 +37,7 @@ before(async () => {
   });
   stub = lab.spawn(lab.node('n1').ns, process.execPath, ['-e', stubScript], { logFile: 'dns-stub.log' });
   for (const n of nodes) mesh.start(n);
-  await mesh.waitConverged(nodes, 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(nodes, 30_000);
 });
 
 after(async () => {

@@ -24,9 +24,7 @@ before(async () => {
     },
   });
   for (const n of nodes) mesh.start(n);
-  await mesh.waitConverged(nodes, 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(nodes, 30_000);
 });
 
 after(async () => {

@@ -23,9 +23,7 @@ before(async () => {
   });
   mesh.start('n1');
   mesh.start('n2');
-  await mesh.waitConverged(['n1', 'n2'], 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(['n1', 'n2'], 30_000);
 });
 
 after(async () => {

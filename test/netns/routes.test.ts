@@ -69,9 +69,7 @@ before(async () => {
     servers.push(lab.spawn(ns, process.execPath, ['-e', echo, name], { logFile: `echo-${name}.log` }));
   }
   for (const n of ['n1', 'n2', 'n3']) mesh.start(n);
-  await mesh.waitConverged(['n1', 'n2', 'n3'], 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${mesh.logs()}`);
-  });
+  await mesh.waitConverged(['n1', 'n2', 'n3'], 30_000);
 });
 
 after(async () => {
