@@ -167,7 +167,7 @@ extern const char* const kDropNames[kDropCount];
 struct Stats {
   std::atomic<uint64_t> tunReads{0}, tunSuperPackets{0}, txPackets{0}, sendCalls{0}, gsoSends{0};
   std::atomic<uint64_t> rxDatagrams{0}, recvCalls{0}, groDatagrams{0}, rxPackets{0}, tunWrites{0}, coalesced{0};
-  std::atomic<uint64_t> puntedTun{0}, puntedUdp{0}, resealed{0};
+  std::atomic<uint64_t> puntedTun{0}, puntedUdp{0}, puntedInner{0}, resealed{0};
   std::atomic<uint64_t> drops[kDropCount] = {};
   void Drop(int reason, uint64_t n = 1) { drops[reason].fetch_add(n, std::memory_order_relaxed); }
 };
@@ -182,14 +182,23 @@ struct Options {
   int threads = 2;
 };
 
-// Something TypeScript must handle: kind 0 = packet read from the TUN, 1 = datagram from the wire.
+// Something TypeScript must handle: kind 0 = packet read from the TUN, 1 = datagram from the wire,
+// 2 = a decrypted inner packet of peer `peer` that routing policy decides on (a source the native table
+// does not route to that peer, or a broadcast/multicast destination).
 struct SlowItem {
   uint8_t kind = 0;
+  uint32_t peer = 0;
   sockaddr_storage from{};
   socklen_t fromLen = 0;
   std::vector<uint8_t> data;
 };
-enum : uint8_t { kSlowTun = 0, kSlowUdp = 1 };
+enum : uint8_t { kSlowTun = 0, kSlowUdp = 1, kSlowInner = 2 };
+
+// IPv4 limited broadcast or multicast, IPv6 multicast: the destination of an IP packet of `version`.
+inline bool IsMulticastOrBroadcast(const uint8_t* p, int version) {
+  if (version == 4) return (p[16] & 0xf0) == 0xe0 || (p[16] == 255 && p[17] == 255 && p[18] == 255 && p[19] == 255);
+  return p[24] == 0xff;
+}
 
 // Bounded hand-over to JS: drops (and counts) when full; `notify` wakes the JS thread once per drain.
 class SlowQueue {
@@ -278,7 +287,8 @@ class Core {
   void RunRx();
   // Reads and sends what the TUN holds; the caller holds txMu_.
   void DrainTun(int maxReads);
-  void Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_storage* from, socklen_t fromLen);
+  void Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_storage* from, socklen_t fromLen,
+            uint32_t peer = 0);
 
   RwLock lock_;
   std::unordered_map<uint32_t, std::unique_ptr<Keypair>> byIndex_;

@@ -274,9 +274,11 @@ void Core::Stop() {
   wakeFd_ = -1;
 }
 
-void Core::Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_storage* from, socklen_t fromLen) {
+void Core::Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_storage* from, socklen_t fromLen,
+                uint32_t peer) {
   SlowItem it;
   it.kind = kind;
+  it.peer = peer;
   it.data.assign(data, data + len);
   if (from != nullptr) {
     it.from = *from;
@@ -287,7 +289,8 @@ void Core::Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_st
     stats.Drop(kDropQueueFull);
     return;
   }
-  (kind == kSlowTun ? stats.puntedTun : stats.puntedUdp).fetch_add(1, std::memory_order_relaxed);
+  (kind == kSlowTun ? stats.puntedTun : kind == kSlowUdp ? stats.puntedUdp : stats.puntedInner)
+      .fetch_add(1, std::memory_order_relaxed);
   if (wake && wakeJs_) wakeJs_();
 }
 

@@ -82,6 +82,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("kind", Napi::Number::New(env, it.kind));
       o.Set("data", Napi::Buffer<uint8_t>::Copy(env, it.data.data(), it.data.size()));
+      if (it.kind == fp::kSlowInner) o.Set("peer", Napi::Number::New(env, it.peer));
       if (it.kind == fp::kSlowUdp) {
         int port = 0;
         o.Set("host", Napi::String::New(env, Core::FormatHost(it.from, it.fromLen, &port)));
@@ -319,6 +320,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     set("coalesced", s.coalesced);
     set("puntedTun", s.puntedTun);
     set("puntedUdp", s.puntedUdp);
+    set("puntedInner", s.puntedInner);
     set("resealed", s.resealed);
     Napi::Object drops = Napi::Object::New(env);
     for (int i = 0; i < fp::kDropCount; i++)

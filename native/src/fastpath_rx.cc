@@ -2,7 +2,8 @@
 // datagrams (with UDP_GRO, each may be a train of same-size datagrams, split here); transport messages for
 // installed keypairs are opened in place and queued for the TUN, where consecutive TCP segments of a
 // flow are written as one super-packet. Handshakes, cookies, unknown indices and the first packets of a
-// responder's unconfirmed keypair (after verification) go to the slow queue.
+// responder's unconfirmed keypair (after verification) go to the slow queue; so do opened inner packets
+// whose source the native table does not route to the sender, or whose destination is broadcast/multicast.
 #include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,6 +23,8 @@ struct Punted {
   const uint8_t* data;
   size_t len;
   int from;  // message index
+  uint8_t kind;
+  uint32_t peer;
 };
 }  // namespace
 
@@ -45,10 +48,10 @@ void Core::RunRx() {
     const sockaddr_storage& from = froms[mi];
     socklen_t fromLen = msgs[mi].msg_hdr.msg_namelen;
     if (len < 4) return stats.Drop(kDropShortPacket);
-    if (d[0] != kTransportType || d[1] != 0 || d[2] != 0 || d[3] != 0) return punts.push_back({d, len, mi});
+    if (d[0] != kTransportType || d[1] != 0 || d[2] != 0 || d[3] != 0) return punts.push_back({d, len, mi, kSlowUdp, 0});
     if (len < kWgHeader + kTagLen) return stats.Drop(kDropShortPacket);
     auto it = byIndex_.find(Le32(d + 4));
-    if (it == byIndex_.end()) return punts.push_back({d, len, mi});
+    if (it == byIndex_.end()) return punts.push_back({d, len, mi, kSlowUdp, 0});
     Keypair* kp = it->second.get();
     if (now - kp->createdNs > opt.rejectAfterTimeNs) return stats.Drop(kDropExpired);
     uint64_t counter = Le64(d + 8);
@@ -61,7 +64,7 @@ void Core::RunRx() {
       memcpy(scratch.data(), d, len);
       if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgHeader, n)) return stats.Drop(kDropDecryptFailed);
       kp->replay.Mark(counter);
-      return punts.push_back({d, len, mi});
+      return punts.push_back({d, len, mi, kSlowUdp, 0});
     }
     uint8_t* p = d + kWgHeader;
     if (!aead.Open(kp->recvKey, counter, p, n)) return stats.Drop(kDropDecryptFailed);
@@ -82,13 +85,17 @@ void Core::RunRx() {
     } else {
       return stats.Drop(kDropBadInner);
     }
-    // Crypto-key routing: a peer may only send from addresses routed to it.
+    // Data received (wireguard-go counts it before the source check, for the keepalive timer).
+    peer->rx.lastDataNs.store(now, std::memory_order_relaxed);
+    // Crypto-key routing: a peer may send here only from addresses routed to it. Anything else — a
+    // source JS may know as an exit's CIDR, or a broadcast/multicast destination (membership) — is
+    // routing policy: the authenticated inner packet goes up (kind 2), not counted as delivered here.
     uint32_t owner;
     bool known = version == 4 ? routes_.Lookup4(src, &owner) : routes_.Lookup6(src, &owner);
-    if (!known || owner != kp->peerId) return stats.Drop(kDropSourceNotAllowed);
+    if (!known || owner != kp->peerId || IsMulticastOrBroadcast(p, version))
+      return punts.push_back({p, total, mi, kSlowInner, kp->peerId});
     peer->rx.packets.fetch_add(1, std::memory_order_relaxed);
     peer->rx.bytes.fetch_add(total, std::memory_order_relaxed);
-    peer->rx.lastDataNs.store(now, std::memory_order_relaxed);
     stats.rxPackets.fetch_add(1, std::memory_order_relaxed);
     writer.Add(p, total);
   };
@@ -152,7 +159,7 @@ void Core::RunRx() {
         DrainTun(64);
         txMu_.unlock();
       }
-      for (const Punted& p : punts) Punt(kSlowUdp, p.data, p.len, &froms[p.from], msgs[p.from].msg_hdr.msg_namelen);
+      for (const Punted& p : punts) Punt(p.kind, p.data, p.len, &froms[p.from], msgs[p.from].msg_hdr.msg_namelen, p.peer);
       if (r < kMsgs) break;
     }
   }

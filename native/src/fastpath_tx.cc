@@ -22,11 +22,6 @@ constexpr int kTxSlots = 512;
 constexpr int kMaxGsoSegs = 64;
 constexpr size_t kMaxGsoBytes = 65000;
 constexpr size_t kMaxRead = 65535 + kVnetHdrLen;
-
-bool IsMulticastOrBroadcast(const uint8_t* p, int version) {
-  if (version == 4) return (p[16] & 0xf0) == 0xe0 || (p[16] == 255 && p[17] == 255 && p[18] == 255 && p[19] == 255);
-  return p[24] == 0xff;
-}
 }  // namespace
 
 struct TxBatch {

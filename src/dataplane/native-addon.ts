@@ -2,12 +2,19 @@
 // undefined when the addon is missing or was built without the fast path.
 import { loadNative } from '../platform/linux/native.js';
 
-/** Something the native threads hand to TypeScript: a TUN packet (kind 0) or a datagram (kind 1). */
+/**
+ * Something the native threads hand to TypeScript: a TUN packet (kind 0), a datagram (kind 1, with `host`
+ * and `port`), or an authenticated, decrypted inner packet of native peer `peer` (kind 2) whose source the
+ * native table does not route to that peer or whose destination is broadcast/multicast: routing policy
+ * decides (source check with exits, multicast membership) and writes it to the TUN. A kind-2 packet was
+ * counted in the peer's last-data time but not in its rx packets/bytes.
+ */
 export interface SlowItem {
-  readonly kind: 0 | 1;
+  readonly kind: 0 | 1 | 2;
   readonly data: Buffer;
   readonly host?: string;
   readonly port?: number;
+  readonly peer?: number;
 }
 
 export interface FastPathStats {
@@ -24,6 +31,8 @@ export interface FastPathStats {
   readonly coalesced: number;
   readonly puntedTun: number;
   readonly puntedUdp: number;
+  /** Decrypted inner packets handed up (SlowItem kind 2). */
+  readonly puntedInner?: number;
   readonly resealed: number;
   /** Totals by drop reason; the names are metric drop reasons. */
   readonly drops: Readonly<Record<string, number>>;
