@@ -217,6 +217,9 @@ class TunReader : public Napi::ObjectWrap<TunReader> {
     state_->cv.notify_all();
     thread_.join();
     tsfn_.Release();
+    // Batches still held by JS Buffers keep the state alive until GC; its eventfd must not wait for that.
+    close(state_->wakeFd);
+    state_->wakeFd = -1;
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
