@@ -32,6 +32,7 @@ import {
   type Request,
   type Update,
 } from './messages.js';
+import { isOutboundOnly, outboundTiming, staleOutboundMembers } from './reachability.js';
 import { compareIncarnation, type NodeRecord } from './record.js';
 import { sample, shuffle, type Rng } from './rng.js';
 import { MemberTable, type MembershipEvent, type MemberState } from './table.js';
@@ -95,6 +96,9 @@ export class MembershipCore {
   #nextSyncAt: number;
   #nextGcAt: number;
   #nextReconnectAt: number;
+  /** Outbound-only members (reachability.ts): our heartbeat if we are one, the staleness check of others. */
+  #nextHeartbeatAt: number;
+  #nextStaleCheckAt: number;
   #leaving = false;
   #out: Action[] = [];
   readonly #log: Logger;
@@ -116,6 +120,9 @@ export class MembershipCore {
     this.#nextSyncAt = now + timing.syncIntervalMs * (0.5 + rng());
     this.#nextGcAt = now + timing.probeIntervalMs;
     this.#nextReconnectAt = now + timing.reconnectIntervalMs * (0.5 + rng());
+    // (No rng draw here: seeded simulations keep their sequences.)
+    this.#nextHeartbeatAt = now + outboundTiming(timing, 1).heartbeatMs / 2;
+    this.#nextStaleCheckAt = now + timing.probeIntervalMs;
   }
 
   get self(): NodeRecord {
@@ -134,6 +141,8 @@ export class MembershipCore {
       this.#nextSyncAt,
       this.#nextGcAt,
       this.#nextReconnectAt,
+      isOutboundOnly(this.self) ? this.#nextHeartbeatAt : Infinity,
+      this.#nextStaleCheckAt,
       this.table.nextSuspectDeadline(),
     );
   }
@@ -146,6 +155,8 @@ export class MembershipCore {
         this.#queue.enqueue(u);
       }
     }
+    if (now >= this.#nextStaleCheckAt || (isOutboundOnly(this.self) && now >= this.#nextHeartbeatAt))
+      this.#outboundTick(now);
     if (now >= this.#nextGcAt) {
       this.#nextGcAt = now + this.#t.probeIntervalMs;
       this.table.expireTombstones(now, this.#t.tombstoneMs, this.#t.reconnectTimeoutMs);
@@ -199,7 +210,7 @@ export class MembershipCore {
       this.#applyAll(now, [{ t: 'alive', r: msg.record }]);
       this.table.markSeen(from, now);
       const members: NodeRecord[] = [];
-      for (const id of this.#randomMembers(limits.joinReplyRecords, (x) => x === from)) {
+      for (const id of sample(this.#rng, this.table.liveIds(), limits.joinReplyRecords, (x) => x === from)) {
         const r = this.table.get(id)?.record;
         if (r) members.push(r);
       }
@@ -302,7 +313,8 @@ export class MembershipCore {
         break;
       default:
         // A member that failed a gossip or sync request gets probed now rather than on its turn.
-        if (!this.#probing.has(p.target) && this.table.get(p.target)?.state === 'alive') this.#startProbe(p.target);
+        if (!this.#probing.has(p.target) && this.table.get(p.target)?.state === 'alive' && this.#contactable(p.target))
+          this.#startProbe(p.target);
     }
     return this.#drain();
   }
@@ -349,7 +361,7 @@ export class MembershipCore {
       while (this.#probeIndex < this.#probeOrder.length) {
         const id = this.#probeOrder[this.#probeIndex++]!;
         const e = this.table.get(id);
-        if (e?.record && e.state !== 'dead' && !this.#probing.has(id)) return id;
+        if (e?.record && e.state !== 'dead' && !this.#probing.has(id) && !isOutboundOnly(e.record)) return id;
       }
       this.#probeOrder = shuffle(this.#rng, [...this.table.liveIds()]);
       this.#probeIndex = 0;
@@ -389,6 +401,29 @@ export class MembershipCore {
     this.#queue.enqueue(u);
     // Tell the suspect directly too: if it is alive after all its reply carries the refutation.
     this.#sendGossip(probe.target);
+  }
+
+  // --- members that take no inbound connections (reachability.ts) ---
+
+  #outboundTick(now: number): void {
+    const t = outboundTiming(this.#t, this.table.liveCount + 1);
+    if (isOutboundOnly(this.self) && now >= this.#nextHeartbeatAt) {
+      this.#nextHeartbeatAt = now + t.heartbeatMs;
+      this.#bumpSelf(this.self.version + 1, {});
+    }
+    if (now < this.#nextStaleCheckAt) return;
+    this.#nextStaleCheckAt = now + this.#t.probeIntervalMs;
+    const live = this.table.liveIds().map((id) => this.table.get(id)!);
+    for (const id of staleOutboundMembers(live, now, t.staleMs)) {
+      const u = this.table.declareDead(id, now, 'failed');
+      if (!u) continue;
+      this.#log.info({ peer: id }, `declaring ${id} dead: outbound-only node, no heartbeat for ${t.staleMs} ms`);
+      this.#queue.enqueue(u);
+    }
+  }
+
+  #contactable(id: string): boolean {
+    return !isOutboundOnly(this.table.get(id)?.record);
   }
 
   // --- dissemination ---
@@ -515,13 +550,14 @@ export class MembershipCore {
     const failed = [...this.table.failed().values()];
     if (failed.length === 0) return;
     const { record } = failed[Math.min(failed.length - 1, Math.floor(this.#rng() * failed.length))]!;
-    this.#sync(record.id, record);
+    if (!isOutboundOnly(record)) this.#sync(record.id, record);
   }
 
   // --- plumbing ---
 
+  /** Up to k random live members we can send to (outbound-only ones cannot be contacted). */
   #randomMembers(k: number, exclude: (id: string) => boolean = () => false): string[] {
-    return sample(this.#rng, this.table.liveIds(), k, exclude);
+    return sample(this.#rng, this.table.liveIds(), k, (id) => exclude(id) || !this.#contactable(id));
   }
 
   #send(p: Pending, to: string, msg: Request, timeoutMs: number, known?: NodeRecord): void {

@@ -91,6 +91,10 @@ export class MemoryNetwork {
   readonly #opts: MemoryNetworkOptions;
   readonly #hosts = new Map<string, HostState>();
   readonly #groups = new Map<string, number>();
+  /** Hosts behind a NAT: they send and get replies, but requests to them time out. */
+  readonly #noInbound = new Set<string>();
+  /** Requests that hit a host behind a NAT (and so timed out), per host URL. */
+  readonly natBlocked = new Map<string, number>();
   readonly stats = new Map<string, TrafficStats>();
   loss: number;
 
@@ -108,6 +112,12 @@ export class MemoryNetwork {
   /** The host at `url` is gone: requests to it time out (`timeout`) or fail at once (`refused`). */
   down(url: string, mode: 'timeout' | 'refused' = 'timeout'): void {
     this.#hosts.set(url, { down: mode });
+  }
+
+  /** The host at `url` is behind a NAT (or leaves that state): it can send, nobody can reach it. */
+  behindNat(url: string, on = true): void {
+    if (on) this.#noInbound.add(url);
+    else this.#noInbound.delete(url);
   }
 
   /** Splits the network: hosts in different groups cannot reach each other; unlisted hosts are in group 0. */
@@ -170,8 +180,9 @@ export class MemoryNetwork {
       const fail = (why: string) => () => finish(() => reject(new TunmeshError('PEER_UNREACHABLE', why)));
       const timer = clock.after(timeoutMs, fail(`timeout after ${timeoutMs} ms`));
       const host = this.#hosts.get(toUrl);
-      if (!host || 'down' in host) {
-        if (host?.down === 'refused') clock.after(this.#delay(), fail('connection refused'));
+      if (this.#noInbound.has(toUrl)) this.natBlocked.set(toUrl, (this.natBlocked.get(toUrl) ?? 0) + 1);
+      if (!host || 'down' in host || this.#noInbound.has(toUrl)) {
+        if (host && 'down' in host && host.down === 'refused') clock.after(this.#delay(), fail('connection refused'));
         return;
       }
       if (this.#lost(fromUrl, toUrl)) return;

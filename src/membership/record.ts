@@ -26,7 +26,16 @@ export interface NodeRecord {
   readonly routes: readonly string[];
   /** Multicast groups local applications joined (routing/fanout.ts); absent from older nodes. */
   readonly groups?: readonly string[];
+  /**
+   * `outbound`: the node is behind a NAT or firewall and takes no inbound connections (reachability.ts):
+   * members do not contact its API and learn its UDP endpoint only from its authenticated packets.
+   * Absent = `direct`.
+   */
+  readonly reach?: Reach;
 }
+
+/** Whether other nodes can open connections to a node (`direct`) or only it to them (`outbound`). */
+export type Reach = 'direct' | 'outbound';
 
 const shortString = z.string().min(1).max(256);
 
@@ -45,6 +54,7 @@ export const nodeRecordSchema = z
     methods: z.array(z.string().min(1).max(32)).max(8),
     routes: z.array(shortString).max(256),
     groups: z.array(z.string().min(1).max(64)).max(256).optional(),
+    reach: z.enum(['direct', 'outbound']).optional(),
   })
   .strict();
 

@@ -86,7 +86,14 @@ export class SimCluster {
   add(
     name: string,
     index: number,
-    opts: { bootstrap?: string[]; addresses?: string[]; publicKey?: string; epoch?: number } = {},
+    opts: {
+      bootstrap?: string[];
+      addresses?: string[];
+      publicKey?: string;
+      epoch?: number;
+      /** Behind a NAT: its record says so and the network refuses inbound requests to it. */
+      outboundOnly?: boolean;
+    } = {},
   ): SimNode {
     const url = SimCluster.urlOf(index);
     const record: NodeRecord = {
@@ -99,6 +106,7 @@ export class SimCluster {
       apiUrl: url,
       methods: ['wireguard'],
       routes: [],
+      ...(opts.outboundOnly && { reach: 'outbound' as const }),
     };
     const events: SimNode['events'] = [];
     const node: SimNode = { name, url, membership: undefined as unknown as Membership, record, alive: true, events };
@@ -109,6 +117,7 @@ export class SimCluster {
         node.membership.handleGossip(m, from),
     };
     const transport = this.net.attach(url, handler);
+    if (opts.outboundOnly) this.net.behindNat(url);
     node.membership = new Membership({
       self: record,
       options: this.options,

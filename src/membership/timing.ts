@@ -62,6 +62,11 @@ function spreadRounds(d: DerivedTiming, n: number): number {
   return Math.ceil(Math.log(n + 1) / Math.log(d.gossipFanout + 1)) + 2;
 }
 
+/** How long an update takes to reach all of `n` nodes by gossip, with high probability. */
+export function spreadTimeMs(d: DerivedTiming, n: number): number {
+  return d.gossipIntervalMs * spreadRounds(d, n);
+}
+
 /**
  * How long a suspect may refute before it is declared dead: what is left of failureTimeoutMs after the
  * wait for a first probe (4 periods: P(none) ≈ e^-4), both probe timeouts and spreading the verdict; at least one period.

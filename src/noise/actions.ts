@@ -64,6 +64,8 @@ export type WgAction =
   | { type: 'drop'; reason: WgDropReason; peer?: string }
   /** A session is established (initiator: response received; responder: first data on the new keys). */
   | { type: 'handshake'; peer: string; role: 'initiator' | 'responder' }
+  /** An authenticated message of `peer` arrived (only when receive() was asked to report it). */
+  | { type: 'received'; peer: string }
   /** The peer's endpoint changed, learned from an authenticated packet. */
   | { type: 'endpoint'; peer: string; endpoint: WgEndpoint }
   /** New session keys. An initiator's send at once; a responder's only after keypair_current. */

@@ -47,6 +47,14 @@ export interface WgDeviceOptions {
   readonly mtu?: number;
 }
 
+/** How a datagram reached the device. */
+export interface ReceiveOptions {
+  /** False: an authenticated packet does not move the peer's endpoint (it came over a stream, not UDP). */
+  readonly roam?: boolean;
+  /** True: an authenticated handshake or transport message also yields a `received` action naming the peer. */
+  readonly report?: boolean;
+}
+
 export interface WgPeerStatus {
   readonly endpoint: WgEndpoint | undefined;
   readonly lastHandshakeWallMs: number | undefined;
@@ -84,6 +92,8 @@ export class WgDevice {
   readonly #rate = new HandshakeRateLimiter();
   readonly #rules: PeerTimerRules;
   readonly #out: Outbound;
+  /** Options of the receive() call in progress. */
+  #rx: ReceiveOptions = {};
 
   constructor(opts: WgDeviceOptions) {
     const privateKey = Uint8Array.from(opts.privateKey.expose());
@@ -224,7 +234,8 @@ export class WgDevice {
   }
 
   /** Handles one datagram from the wire. */
-  receive(datagram: Uint8Array, from: WgEndpoint, now: Now): WgAction[] {
+  receive(datagram: Uint8Array, from: WgEndpoint, now: Now, opts: ReceiveOptions = {}): WgAction[] {
+    this.#rx = opts;
     const out: WgAction[] = [];
     if (datagram.length < 4) {
       out.push({ type: 'drop', reason: 'short_packet' });
@@ -397,7 +408,8 @@ export class WgDevice {
   }
 
   #learnEndpoint(peer: Peer, from: WgEndpoint, out: WgAction[]): void {
-    if (sameEndpoint(peer.endpoint, from)) return;
+    if (this.#rx.report) out.push({ type: 'received', peer: peer.key });
+    if (this.#rx.roam === false || sameEndpoint(peer.endpoint, from)) return;
     peer.endpoint = { host: from.host, port: from.port };
     out.push({ type: 'endpoint', peer: peer.key, endpoint: peer.endpoint });
   }
