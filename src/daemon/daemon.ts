@@ -149,7 +149,7 @@ export class Daemon {
     // Groups local applications join are published in this node's record.
     fanout.onLocalGroups((groups) => this.#membership?.updateSelf({ groups }));
     const engine = native
-      ? native.engine({ device, clock: platform.clock, metrics: this.metrics, log })
+      ? native.engine({ device, clock: platform.clock, metrics: this.metrics, log, fanout })
       : new JsEngine({ tun, udp, device, clock: platform.clock, metrics: this.metrics, log, fanout });
     this.#engine = engine;
     engine.onEvent((e) => {

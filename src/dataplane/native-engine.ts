@@ -9,11 +9,10 @@ import type { DropReason } from '../metrics/table.js';
 import type { WgAction } from '../noise/actions.js';
 import type { WgDevice } from '../noise/device.js';
 import type { Clock, Endpoint, Timer } from '../platform/ports.js';
+import type { Fanout } from '../routing/fanout.js';
 import { parseCidr } from '../wire/ip.js';
-import { AllowedIps } from './allowed-ips.js';
 import type { DataPlaneEngine, EngineEvent, PeerCounters, PeerSpec } from './engine.js';
-import { DropCounter } from './drop-counter.js';
-import { innerDestination, innerSource } from './inner-address.js';
+import { EngineCore } from './engine-core.js';
 import { activityColumns, type FastPathHandle, type FastPathStats, type SlowItem } from './native-addon.js';
 
 const tickIntervalMs = 100;
@@ -24,6 +23,8 @@ export interface NativeEngineDeps {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Broadcast / multicast decisions for packets no unicast route covers (routing/fanout.ts). */
+  readonly fanout?: Fanout | undefined;
 }
 
 /** Packs CIDRs for FastPathHandle.setRoutes; invalid ones are skipped (the config layer rejects them). */
@@ -39,24 +40,52 @@ export function packRoutes(cidrs: readonly string[]): Uint8Array {
 
 export class NativeEngine implements DataPlaneEngine {
   readonly kind = 'native' as const;
+  readonly core: EngineCore;
   readonly #d: NativeEngineDeps;
   readonly #fast: FastPathHandle;
-  /** Slow-path routing (the threads have their own copy of the same table). */
-  readonly #routes = new AllowedIps<string>();
-  readonly #peers = new Map<string, PeerSpec>();
   readonly #ids = new Map<string, number>();
   readonly #keys = new Map<number, string>();
-  readonly #drops: DropCounter;
-  readonly #handlers: ((e: EngineEvent) => void)[] = [];
+  /** Peers whose traffic does not take the native UDP path (a stream, null framing): JS handles them. */
+  readonly #offUdp = new Set<string>();
   #lastDrops: Record<string, number> = {};
   #nextId = 1;
   #timer: Timer | undefined;
   #running = false;
+  #foreign: ((data: Buffer, from: Endpoint) => boolean) | undefined;
 
   constructor(deps: NativeEngineDeps) {
     this.#d = deps;
     this.#fast = deps.fast;
-    this.#drops = new DropCounter(deps.metrics);
+    this.core = new EngineCore(deps);
+    this.core.setHooks({
+      // Transport messages the device sealed are re-sealed natively under the shared counter.
+      sendUdp: (a) => this.#send(a.to, a.data, a.message === 'transport' ? a.peer : undefined),
+      writeTun: (p) => this.#fast.writeTun(p),
+      other: (a) => this.#other(a),
+    });
+  }
+
+  /** Datagrams whose first byte is not a WireGuard type go here first (transport/ framing). */
+  onForeignDatagram(f: (data: Buffer, from: Endpoint) => boolean): void {
+    this.#foreign = f;
+  }
+
+  /** Sends a raw datagram on the underlay (probes, null framing). */
+  sendRaw(data: Uint8Array, to: Endpoint): void {
+    if (!this.#fast.sendTo(data, to.host, to.port)) this.core.drops.add('udp_send_failed');
+  }
+
+  /**
+   * Whether `peer`'s traffic takes the native UDP path. Off: the threads get no endpoint for it, so
+   * everything for it comes up the slow path and JS sends it (stream, null framing).
+   */
+  setNativeUdp(peer: string, on: boolean): void {
+    if (on ? !this.#offUdp.delete(peer) : this.#offUdp.has(peer)) return;
+    if (!on) this.#offUdp.add(peer);
+    const id = this.#ids.get(peer);
+    if (id === undefined) return;
+    const ep = on ? this.#d.device.peerStatus(peer)?.endpoint : undefined;
+    this.#fast.setPeer(id, ep?.host, ep?.port);
   }
 
   start(): void {
@@ -75,58 +104,45 @@ export class NativeEngine implements DataPlaneEngine {
   }
 
   upsertPeer(spec: PeerSpec): void {
-    const old = this.#peers.get(spec.publicKey);
-    const cfg = {
-      endpoint: spec.endpoint,
-      presharedKey: spec.presharedKey,
-      persistentKeepaliveSec: spec.persistentKeepaliveSec,
-    };
+    const touched = this.core.install(spec);
     let id = this.#ids.get(spec.publicKey);
-    if (old) {
-      this.#d.device.updatePeer(spec.publicKey, cfg);
-      this.#routes.removeValue(spec.publicKey);
-    } else {
-      this.#d.device.addPeer({ publicKey: Buffer.from(spec.publicKey, 'base64'), ...cfg });
-    }
     if (id === undefined) {
       id = this.#nextId++;
       this.#ids.set(spec.publicKey, id);
       this.#keys.set(id, spec.publicKey);
     }
-    const ep = this.#d.device.peerStatus(spec.publicKey)?.endpoint;
+    const ep = this.#offUdp.has(spec.publicKey) ? undefined : this.#d.device.peerStatus(spec.publicKey)?.endpoint;
     this.#fast.setPeer(id, ep?.host, ep?.port);
-    for (const cidr of spec.allowedIps) this.#routes.insert(cidr, spec.publicKey);
-    this.#fast.setRoutes(id, packRoutes(spec.allowedIps));
-    this.#peers.set(spec.publicKey, spec);
+    this.#syncRoutes(touched);
   }
 
   removePeer(publicKey: string): void {
-    if (!this.#peers.delete(publicKey)) return;
+    const touched = this.core.uninstall(publicKey);
+    if (!touched) return;
     const id = this.#ids.get(publicKey);
     if (id !== undefined) {
       this.#fast.removePeer(id);
       this.#ids.delete(publicKey);
       this.#keys.delete(id);
     }
-    this.#routes.removeValue(publicKey);
-    this.#d.device.removePeer(publicKey);
+    this.#offUdp.delete(publicKey);
+    this.#syncRoutes(touched);
+  }
+
+  /** The threads route only CIDRs with exactly one exit; multi-exit CIDRs and misses come up to JS. */
+  #syncRoutes(peers: Iterable<string>): void {
+    for (const p of peers) {
+      const id = this.#ids.get(p);
+      if (id !== undefined) this.#fast.setRoutes(id, packRoutes(this.core.soleExitCidrs(p)));
+    }
   }
 
   counters(publicKey: string): PeerCounters | undefined {
-    const s = this.#d.device.peerStatus(publicKey);
-    if (!s) return undefined;
-    return {
-      rxBytes: s.rxBytes,
-      txBytes: s.txBytes,
-      rxPackets: s.rxPackets,
-      txPackets: s.txPackets,
-      lastHandshakeWallMs: s.lastHandshakeWallMs,
-      endpoint: s.endpoint,
-    };
+    return this.core.counters(publicKey);
   }
 
   onEvent(handler: (e: EngineEvent) => void): void {
-    this.#handlers.push(handler);
+    this.core.onEvent(handler);
   }
 
   /** The fast path's own counters (reads, sends, offload use, drops). */
@@ -139,7 +155,7 @@ export class NativeEngine implements DataPlaneEngine {
     this.#timer?.cancel();
     this.#fast.stop();
     this.#flushNativeDrops();
-    this.#drops.flush();
+    this.core.drops.flush();
   }
 
   #tick(): void {
@@ -150,7 +166,7 @@ export class NativeEngine implements DataPlaneEngine {
       if (key === undefined) continue;
       const at = (ago: number): number | undefined => (ago < 0 ? undefined : now - ago);
       const localIndex = rows[i + 8]!;
-      this.#run(
+      this.core.run(
         this.#d.device.fastPathActivity(
           key,
           {
@@ -167,16 +183,16 @@ export class NativeEngine implements DataPlaneEngine {
         ),
       );
     }
-    this.#run(this.#d.device.tick(now));
+    this.core.run(this.#d.device.tick(now));
     this.#flushNativeDrops();
-    this.#drops.flush();
+    this.core.drops.flush();
   }
 
   #flushNativeDrops(): void {
     const totals = this.#fast.stats().drops;
     for (const [reason, total] of Object.entries(totals)) {
       const delta = total - (this.#lastDrops[reason] ?? 0);
-      if (delta > 0) this.#drops.add(reason as DropReason, delta);
+      if (delta > 0) this.core.drops.add(reason as DropReason, delta);
     }
     this.#lastDrops = { ...totals };
   }
@@ -185,25 +201,17 @@ export class NativeEngine implements DataPlaneEngine {
     if (!this.#running) return;
     const now = this.#d.clock.now();
     for (const it of items) {
-      if (it.kind === 0) this.#insideToOutside(it.data, now);
-      else if (it.host !== undefined && it.port !== undefined)
-        this.#run(this.#d.device.receive(it.data, { host: it.host, port: it.port }, now));
+      if (it.kind === 0) this.core.insideToOutside(it.data, now);
+      else if (it.kind === 2) {
+        const key = it.peer === undefined ? undefined : this.#keys.get(it.peer);
+        if (key !== undefined) this.core.outsideToInside(key, it.data);
+      } else if (it.host !== undefined && it.port !== undefined) {
+        const from = { host: it.host, port: it.port };
+        const t = it.data.length > 0 ? it.data[0]! : 0;
+        if (t > 4 && this.#foreign?.(it.data, from)) continue;
+        this.core.receive(it.data, from, now);
+      }
     }
-  }
-
-  #insideToOutside(packet: Buffer, now: number): void {
-    const dst = innerDestination(packet);
-    if (!dst) return this.#drops.add('bad_inner_packet');
-    const peer = this.#routes.lookup(dst);
-    if (peer === undefined) return this.#drops.add('no_route');
-    this.#run(this.#d.device.send(peer, packet, now));
-  }
-
-  #outsideToInside(peer: string, packet: Uint8Array): void {
-    const src = innerSource(packet);
-    if (!src) return this.#drops.add('bad_inner_packet');
-    if (this.#routes.lookup(src) !== peer) return this.#drops.add('source_not_allowed');
-    if (!this.#fast.writeTun(packet)) this.#drops.add('tun_write_failed');
   }
 
   #send(to: Endpoint, data: Uint8Array, transportFor: string | undefined): void {
@@ -212,65 +220,45 @@ export class NativeEngine implements DataPlaneEngine {
       id === undefined
         ? this.#fast.sendTo(data, to.host, to.port)
         : this.#fast.sendTransport(id, data, to.host, to.port);
-    if (!ok) this.#drops.add('udp_send_failed');
+    if (!ok) this.core.drops.add('udp_send_failed');
   }
 
-  #run(actions: readonly WgAction[]): void {
-    for (const a of actions) {
-      switch (a.type) {
-        case 'send':
-          // Transport messages the device sealed are re-sealed natively under the shared counter.
-          this.#send(a.to, a.data, a.message === 'transport' ? a.peer : undefined);
-          break;
-        case 'deliver':
-          if (a.packet.length > 0) this.#outsideToInside(a.peer, a.packet);
-          break;
-        case 'drop':
-          this.#drops.add(a.reason as DropReason);
-          break;
-        case 'keypair': {
-          const id = this.#ids.get(a.peer);
-          const k = a.keypair;
-          if (id !== undefined) {
-            const age = Math.max(0, this.#d.clock.now() - k.createdAt);
-            // An initiator's keypair sends at once; a responder's waits for key confirmation.
-            this.#fast.addKeypair(
-              id,
-              k.localIndex,
-              k.remoteIndex,
-              k.sendKey.expose(),
-              k.receiveKey.expose(),
-              age,
-              k.isInitiator,
-            );
-          }
-          k.sendKey.expose().fill(0);
-          k.receiveKey.expose().fill(0);
-          break;
+  #other(a: WgAction): void {
+    switch (a.type) {
+      case 'keypair': {
+        const id = this.#ids.get(a.peer);
+        const k = a.keypair;
+        if (id !== undefined) {
+          const age = Math.max(0, this.#d.clock.now() - k.createdAt);
+          // An initiator's keypair sends at once; a responder's waits for key confirmation.
+          this.#fast.addKeypair(
+            id,
+            k.localIndex,
+            k.remoteIndex,
+            k.sendKey.expose(),
+            k.receiveKey.expose(),
+            age,
+            k.isInitiator,
+          );
         }
-        case 'keypair_current':
-          this.#fast.confirmKeypair(a.localIndex);
-          break;
-        case 'keypair_removed':
-          this.#fast.removeKeypair(a.localIndex);
-          break;
-        case 'handshake':
-          this.#d.metrics.inc('handshakes_total', { peer: this.#peers.get(a.peer)?.name ?? a.peer, role: a.role });
-          this.#emit({ type: 'handshake', peer: a.peer, role: a.role });
-          break;
-        case 'endpoint': {
-          const id = this.#ids.get(a.peer);
-          if (id !== undefined) this.#fast.setPeer(id, a.endpoint.host, a.endpoint.port);
-          this.#emit({ type: 'endpoint', peer: a.peer, endpoint: a.endpoint });
-          break;
-        }
-        default:
-          break;
+        k.sendKey.expose().fill(0);
+        k.receiveKey.expose().fill(0);
+        break;
       }
+      case 'keypair_current':
+        this.#fast.confirmKeypair(a.localIndex);
+        break;
+      case 'keypair_removed':
+        this.#fast.removeKeypair(a.localIndex);
+        break;
+      case 'endpoint': {
+        const id = this.#ids.get(a.peer);
+        // A peer on a stream or null framing keeps its native endpoint cleared (all of it stays in JS).
+        if (id !== undefined && !this.#offUdp.has(a.peer)) this.#fast.setPeer(id, a.endpoint.host, a.endpoint.port);
+        break;
+      }
+      default:
+        break;
     }
-  }
-
-  #emit(e: EngineEvent): void {
-    for (const h of this.#handlers) h(e);
   }
 }

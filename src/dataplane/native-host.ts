@@ -4,6 +4,7 @@
 import type { Logger } from '../base/log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { WgDevice } from '../noise/device.js';
+import type { Fanout } from '../routing/fanout.js';
 import type {
   Clock,
   Datagram,
@@ -70,7 +71,7 @@ export class NativeHost {
   }
 
   /** The engine over the opened devices (open the TUN and bind the socket first). */
-  engine(deps: { device: WgDevice; clock: Clock; metrics: Metrics; log: Logger }): NativeEngine {
+  engine(deps: { device: WgDevice; clock: Clock; metrics: Metrics; log: Logger; fanout?: Fanout }): NativeEngine {
     if (!this.#tun || !this.#udp) throw new Error('open the TUN and bind the UDP socket before the engine');
     return new NativeEngine({ fast: this.fast, ...deps });
   }

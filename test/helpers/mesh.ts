@@ -119,6 +119,9 @@ export class Mesh {
     const config = parse(yaml) as Record<string, Record<string, unknown>>;
     const runAs = this.opts.runAs === undefined ? 65534 : this.opts.runAs;
     if (runAs !== null) config.process = { uid: runAs, gid: runAs };
+    // TUNMESH_TEST_ENGINE=native|js runs any mesh test on that engine (a patch may still override it).
+    const engine = process.env.TUNMESH_TEST_ENGINE;
+    if (engine === 'native' || engine === 'js') config.dataplane = { ...config.dataplane, engine };
     this.opts.patch?.(node, config);
     await writeFile(this.configFile(node), stringify(config));
   }

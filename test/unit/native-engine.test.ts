@@ -114,6 +114,7 @@ class FakeFast implements FastPathHandle {
       coalesced: z,
       puntedTun: z,
       puntedUdp: z,
+      puntedInner: z,
       resealed: z,
       drops: { ...this.drops },
       running: true,
