@@ -14,6 +14,7 @@ const layers = {
   routing: ['base', 'wire'],
   dataplane: ['base', 'wire', 'crypto', 'noise', 'platform', 'routing', 'metrics'],
   membership: ['base', 'wire', 'crypto', 'metrics', 'routing'],
+  transport: ['base', 'wire', 'crypto', 'metrics', 'noise', 'dataplane'],
   control: ['base', 'wire', 'crypto', 'membership', 'metrics', 'config', 'routing'],
   daemon: [
     'base',
@@ -27,6 +28,7 @@ const layers = {
     'dataplane',
     'membership',
     'control',
+    'transport',
   ],
   cli: ['base', 'crypto', 'config', 'control', 'daemon', 'metrics'],
 };
