@@ -35,8 +35,16 @@ import {
 import { isOutboundOnly, outboundTiming, staleOutboundMembers } from './reachability.js';
 import { compareIncarnation, type NodeRecord } from './record.js';
 import { sample, shuffle, type Rng } from './rng.js';
+import { Suspicions, type SuspicionBounds } from './suspicion.js';
+import { boundedSyncAnswer } from './sync-reply.js';
 import { MemberTable, type MembershipEvent, type MemberState } from './table.js';
-import { retransmitLimit, suspicionTimeoutMs, type DerivedTiming } from './timing.js';
+import {
+  retransmitLimit,
+  suspicionConfirmations,
+  suspicionMinMs,
+  suspicionTimeoutMs,
+  type DerivedTiming,
+} from './timing.js';
 
 export type Action =
   | {
@@ -86,6 +94,7 @@ export class MembershipCore {
   readonly #t: DerivedTiming;
   readonly #rng: Rng;
   readonly #queue = new BroadcastQueue();
+  readonly #suspicions = new Suspicions();
   readonly #pending = new Map<number, Pending>();
   readonly #probing = new Set<string>();
   #probeOrder: string[] = [];
@@ -129,8 +138,13 @@ export class MembershipCore {
     return this.table.self;
   }
 
-  get suspicionMs(): number {
-    return suspicionTimeoutMs(this.#t, this.table.liveCount + 1);
+  /** Suspicion timeouts for the current mesh size: the long one shrinks with independent confirmations. */
+  get suspicionBounds(): SuspicionBounds {
+    const n = this.table.liveCount + 1;
+    const minMs = suspicionMinMs(this.#t);
+    // Too few members to ever confirm: the short timeout at once (memberlist does the same).
+    const k = n - 2 < suspicionConfirmations ? 0 : suspicionConfirmations;
+    return { minMs, maxMs: Math.max(minMs, suspicionTimeoutMs(this.#t, n)), k };
   }
 
   /** When `tick` next has work to do. */
@@ -160,6 +174,10 @@ export class MembershipCore {
     if (now >= this.#nextGcAt) {
       this.#nextGcAt = now + this.#t.probeIntervalMs;
       this.table.expireTombstones(now, this.#t.tombstoneMs, this.#t.reconnectTimeoutMs);
+      this.#suspicions.prune((id, epoch, version) => {
+        const e = this.table.get(id);
+        return e?.state === 'suspect' && e.epoch === epoch && e.version === version;
+      });
     }
     if (now >= this.#nextReconnectAt) {
       this.#nextReconnectAt = now + this.#t.reconnectIntervalMs * (0.5 + this.#rng());
@@ -243,8 +261,8 @@ export class MembershipCore {
         const differing = this.table.differingBuckets(msg.buckets);
         // We differ: one of us is behind, and our next exchange (with someone else) should come soon.
         if (differing.size > 0) this.#syncSoon(now);
-        const digest = differing.size ? this.table.digestIn(differing, limits.digestEntries) : [];
-        this.#reply(requestId, { type: 'sync-reply', from: this.self.id, buckets: [...differing], digest });
+        const { buckets, digest } = boundedSyncAnswer(this.table, differing, this.#rng);
+        this.#reply(requestId, { type: 'sync-reply', from: this.self.id, buckets, digest });
         break;
       }
       case 'push': {
@@ -382,7 +400,7 @@ export class MembershipCore {
     probe.outstanding = helpers.length;
     for (const h of helpers) {
       const msg: Request = { type: 'ping-req', from: this.self.id, target: probe.target, updates: this.#piggyback() };
-      this.#send({ kind: 'probe', target: h, probe }, h, msg, this.#t.requestTimeoutMs);
+      this.#send({ kind: 'probe', target: h, probe }, h, msg, this.#t.indirectTimeoutMs);
     }
   }
 
@@ -395,7 +413,15 @@ export class MembershipCore {
     probe.done = true;
     this.#probing.delete(probe.target);
     if (ok) return;
-    const u = this.table.suspect(probe.target, now + this.suspicionMs);
+    const e = this.table.get(probe.target);
+    if (e?.state === 'suspect') {
+      // Suspected already (by someone else): our own failed probe is an independent confirmation.
+      this.#confirm({ t: 'suspect', id: e.id, epoch: e.epoch, version: e.version, by: this.self.id }, true);
+      return;
+    }
+    if (e?.state !== 'alive') return;
+    const deadline = this.#suspicions.start(e.id, e.epoch, e.version, this.self.id, now, this.suspicionBounds);
+    const u = this.table.suspect(probe.target, deadline);
     if (!u) return;
     this.#log.debug({ peer: probe.target }, `suspecting ${probe.target}: no ack`);
     this.#queue.enqueue(u);
@@ -433,17 +459,32 @@ export class MembershipCore {
    * and deaths (`failures`), or none. Returns how many taught us something.
    */
   #applyAll(now: number, updates: readonly Update[], spread: 'all' | 'failures' | false = 'all'): number {
-    const deadline = now + this.suspicionMs;
+    const bounds = this.suspicionBounds;
+    const deadline = now + (bounds.k === 0 ? bounds.minMs : bounds.maxMs);
     let learned = 0;
     for (const u of updates) {
       const id = u.t === 'alive' ? u.r.id : u.id;
       if (id === this.self.id) this.#aboutSelf(u);
       else if (this.table.apply(now, u, deadline)) {
         learned++;
+        if (u.t === 'suspect') {
+          const e = this.table.get(id)!;
+          e.suspectDeadline = this.#suspicions.start(id, e.epoch, e.version, u.by, now, bounds);
+        }
         if (spread === 'all' || (spread === 'failures' && u.t !== 'alive')) this.#queue.enqueue(u);
-      }
+      } else if (u.t === 'suspect') this.#confirm(u, spread !== false);
     }
     return learned;
+  }
+
+  /** Another member suspects what we suspect: the deadline moves closer, and a new confirmation spreads. */
+  #confirm(u: Extract<Update, { t: 'suspect' }>, spread: boolean): void {
+    const e = this.table.get(u.id);
+    if (e?.state !== 'suspect') return;
+    const deadline = this.#suspicions.confirm(u.id, u.epoch, u.version, u.by);
+    if (deadline === undefined) return;
+    e.suspectDeadline = Math.min(e.suspectDeadline, deadline);
+    if (spread) this.#queue.enqueue(u);
   }
 
   /** Anti-entropy again within `inMs` (default one gossip interval), if not due sooner anyway. */
@@ -495,7 +536,7 @@ export class MembershipCore {
 
   #sendGossip(id: string): void {
     const msg: GossipRequest = { type: 'gossip', from: this.self.id, updates: this.#piggyback() };
-    if (msg.updates.length > 0) this.#send({ kind: 'gossip', target: id }, id, msg, this.#t.requestTimeoutMs);
+    if (msg.updates.length > 0) this.#send({ kind: 'gossip', target: id }, id, msg, this.#t.directTimeoutMs);
   }
 
   /** Anti-entropy, second half: compare the peer's digest of the differing buckets with ours. */

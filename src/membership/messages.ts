@@ -85,6 +85,8 @@ export const limits = {
   /** Records a join reply carries (a random sample of the live ones); the joiner syncs for the rest. */
   joinReplyRecords: 256,
   digestEntries: 20_000,
+  /** Digest entries one sync reply carries at most (whole differing buckets up to this many; see sync-reply.ts). */
+  syncReplyEntries: 1024,
   /** Records pushed or wanted in one anti-entropy round (and so updates in push / push-reply). */
   wantPerPush: 512,
   syncBuckets: 64,

@@ -16,6 +16,8 @@ export interface MembershipTiming {
 export interface DerivedTiming extends MembershipTiming {
   readonly gossipIntervalMs: number;
   readonly directTimeoutMs: number;
+  /** The indirect (ping-req) phase of a probe: within one protocol period, as memberlist does. */
+  readonly indirectTimeoutMs: number;
   readonly syncIntervalMs: number;
   readonly tombstoneMs: number;
   readonly retransmitMult: number;
@@ -44,6 +46,7 @@ export function deriveTiming(
     ...t,
     gossipIntervalMs: overrides.gossipIntervalMs ?? Math.max(10, Math.round(T / 5)),
     directTimeoutMs: Math.max(1, Math.round(Math.min(t.requestTimeoutMs, T) / 2)),
+    indirectTimeoutMs: Math.max(2, Math.min(t.requestTimeoutMs, T)),
     syncIntervalMs: overrides.syncIntervalMs ?? 5 * T,
     tombstoneMs: overrides.tombstoneMs ?? Math.max(60_000, 6 * t.failureTimeoutMs),
     retransmitMult: overrides.retransmitMult ?? 4,
@@ -67,12 +70,20 @@ export function spreadTimeMs(d: DerivedTiming, n: number): number {
   return d.gossipIntervalMs * spreadRounds(d, n);
 }
 
+/** Independent confirmations after which a suspicion has its shortest timeout (see suspicion.ts). */
+export const suspicionConfirmations = 3;
+
+/** The shortest suspicion timeout: one protocol period, enough for the suspect's refutation to come back. */
+export function suspicionMinMs(d: DerivedTiming): number {
+  return d.probeIntervalMs;
+}
+
 /**
- * How long a suspect may refute before it is declared dead: what is left of failureTimeoutMs after the
+ * How long a suspect may refute (without confirmations from other members) before it is declared dead: what is left of failureTimeoutMs after the
  * wait for a first probe (4 periods: P(none) ≈ e^-4), both probe timeouts and spreading the verdict; at least one period.
  */
 export function suspicionTimeoutMs(d: DerivedTiming, n: number): number {
-  const detect = 4 * d.probeIntervalMs + d.directTimeoutMs + d.requestTimeoutMs;
+  const detect = 4 * d.probeIntervalMs + d.directTimeoutMs + d.indirectTimeoutMs;
   const spread = d.gossipIntervalMs * spreadRounds(d, n);
   return Math.max(d.probeIntervalMs, d.failureTimeoutMs - detect - spread);
 }
