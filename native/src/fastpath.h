@@ -166,7 +166,7 @@ extern const char* const kDropNames[kDropCount];
 
 struct Stats {
   std::atomic<uint64_t> tunReads{0}, tunSuperPackets{0}, txPackets{0}, sendCalls{0}, gsoSends{0};
-  std::atomic<uint64_t> rxDatagrams{0}, recvCalls{0}, groDatagrams{0}, rxPackets{0}, tunWrites{0}, coalesced{0};
+  std::atomic<uint64_t> rxDatagrams{0}, recvCalls{0}, groDatagrams{0}, rxPackets{0}, tunWrites{0}, coalesced{0}, usoWrites{0};
   std::atomic<uint64_t> puntedTun{0}, puntedUdp{0}, puntedInner{0}, resealed{0};
   std::atomic<uint64_t> drops[kDropCount] = {};
   void Drop(int reason, uint64_t n = 1) { drops[reason].fetch_add(n, std::memory_order_relaxed); }
@@ -177,6 +177,7 @@ struct Options {
   int64_t rejectAfterTimeNs = 180'000'000'000;
   uint64_t rejectAfterMessages = ~0ull - (1ull << 13);
   bool offload = true;
+  bool uso = true;  // with offload: ask the TUN for UDP GSO (false: measurements without it)
   bool puntIcmp = false;
   // 2: a tx and an rx thread; 1: one thread polls both the TUN and the socket (fewer wakeups).
   int threads = 2;
@@ -277,6 +278,7 @@ class Core {
   int udpFd = -1;
   bool vnetHdr = false;
   bool tso = false;
+  bool uso = false;  // the TUN takes UDP GSO super-packets (TUN_F_USO4/6)
   bool udpGso = false;
   bool udpGro = false;
   int family = AF_INET;

@@ -122,7 +122,15 @@ std::string Core::OpenTun(const std::string& name, std::string* actualName) {
   if (opt.offload) {
     // TSO: the kernel hands over TCP super-packets of up to 64 KB that we split after routing; that saves
     // the per-segment trip through its stack and our read() (the big win, reference §5.3).
-    tunFd = attempt(true, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, &err);
+    // USO (Linux >= 6.2) lets the rx thread write UDP trains as one packet too; older kernels reject the
+    // flag with EINVAL, and the TUN is opened again without it.
+    const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    tunFd = opt.uso ? attempt(true, base | TUN_F_USO4 | TUN_F_USO6, &err) : -1;
+    if (tunFd >= 0) {
+      vnetHdr = tso = uso = true;
+      return "";
+    }
+    tunFd = attempt(true, base, &err);
     if (tunFd >= 0) {
       vnetHdr = tso = true;
       return "";

@@ -59,6 +59,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       Napi::Object a = info[0].As<Napi::Object>();
       if (a.Get("mtu").IsNumber()) o.mtu = U32(a.Get("mtu"));
       if (a.Get("offload").IsBoolean()) o.offload = a.Get("offload").As<Napi::Boolean>();
+      if (a.Get("uso").IsBoolean()) o.uso = a.Get("uso").As<Napi::Boolean>();
       if (a.Get("puntIcmp").IsBoolean()) o.puntIcmp = a.Get("puntIcmp").As<Napi::Boolean>();
       if (a.Get("threads").IsNumber()) o.threads = a.Get("threads").As<Napi::Number>().Int32Value() == 1 ? 1 : 2;
     }
@@ -123,6 +124,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     out.Set("name", Napi::String::New(env, name));
     out.Set("vnetHdr", Napi::Boolean::New(env, core_->vnetHdr));
     out.Set("tso", Napi::Boolean::New(env, core_->tso));
+    out.Set("uso", Napi::Boolean::New(env, core_->uso));
     return out;
   }
 
@@ -318,6 +320,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     set("rxPackets", s.rxPackets);
     set("tunWrites", s.tunWrites);
     set("coalesced", s.coalesced);
+    set("usoWrites", s.usoWrites);
     set("puntedTun", s.puntedTun);
     set("puntedUdp", s.puntedUdp);
     set("puntedInner", s.puntedInner);
@@ -387,8 +390,8 @@ Napi::Value Split(const Napi::CallbackInfo& info) {
   return arr;
 }
 
-// fastPathCoalesce(packets) -> what the rx thread writes to a vnet-hdr TUN (virtio header + packet per
-// write), through a SOCK_SEQPACKET pair standing in for the TUN.
+// fastPathCoalesce(packets, { uso }?) -> what the rx thread writes to a vnet-hdr TUN (virtio header +
+// packet per write), through a SOCK_SEQPACKET pair standing in for the TUN; uso: the TUN takes UDP GSO.
 Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) return env.Null();
@@ -400,7 +403,8 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
   std::vector<std::vector<uint8_t>> bufs(in.Length());
   fp::Stats stats;
-  fp::TunWriter w(sv[0], true, true, &stats);
+  bool uso = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("uso").ToBoolean();
+  fp::TunWriter w(sv[0], true, true, uso, &stats);
   for (uint32_t i = 0; i < in.Length(); i++) {
     size_t len;
     Napi::Value v = in.Get(i);

@@ -160,45 +160,51 @@ void TunWriter::Add(uint8_t* p, uint32_t len) {
   if (n_ == kMaxGroups) Flush();
   int version = p[0] >> 4;
   uint16_t ipLen = version == 4 ? static_cast<uint16_t>((p[0] & 15) * 4) : 40;
-  bool tcp = false;
+  // What may join a group: TCP segments carrying data with only ACK (and PSH) set, and UDP datagrams
+  // when the TUN takes USO; no IPv4 options or fragments, no IPv6 extension headers.
+  uint8_t proto = 0;
+  if (version == 4 && ipLen == 20 && (Be16(p + 6) & 0x3fff) == 0) proto = p[9];
+  if (version == 6) proto = p[6];
   uint16_t hdrLen = 0;
-  if (version == 4 && ipLen == 20 && p[9] == kProtoTcp && (Be16(p + 6) & 0x3fff) == 0 && len >= 40) {
-    tcp = true;
-  } else if (version == 6 && p[6] == kProtoTcp && len >= 60) {
-    tcp = true;
-  }
-  if (tcp) {
+  if (proto == kProtoTcp && len >= ipLen + 20u) {
     hdrLen = static_cast<uint16_t>(ipLen + (p[ipLen + 12] >> 4) * 4);
     uint8_t f = p[ipLen + 13];
-    if (hdrLen < ipLen + 20 || hdrLen >= len || (f & ~kTcpPsh) != kTcpAck) tcp = false;
+    if (hdrLen < ipLen + 20 || hdrLen >= len || (f & ~kTcpPsh) != kTcpAck) proto = 0;
+  } else if (proto == kProtoUdp && uso_ && len > ipLen + 8u && Be16(p + ipLen + 4) == len - ipLen) {
+    hdrLen = static_cast<uint16_t>(ipLen + 8);
+  } else {
+    proto = 0;
   }
-  if (tcp) {
+  if (proto != 0) {
     size_t addrOff = version == 4 ? 12 : 8, addrLen = version == 4 ? 8 : 32;
     for (int i = n_ - 1; i >= 0; i--) {
       Group& g = groups_[i];
-      if (!g.tcp || (g.head[0] >> 4) != version || memcmp(g.head + addrOff, p + addrOff, addrLen) != 0 ||
+      if (g.proto != proto || (g.head[0] >> 4) != version || memcmp(g.head + addrOff, p + addrOff, addrLen) != 0 ||
           memcmp(g.head + g.ipLen, p + ipLen, 4) != 0)
         continue;
       if (TryAppend(g, p, len, ipLen, hdrLen)) return;
       break;  // the flow's latest group cannot take it: start a new one after it (order kept)
     }
   }
+  bool tcp = proto == kProtoTcp;
   Group& g = groups_[n_++];
   g.head = p;
   g.headLen = len;
-  g.tcp = tcp;
+  g.proto = proto;
   g.ipLen = ipLen;
   g.hdrLen = hdrLen;
-  g.gsoSize = tcp ? static_cast<uint16_t>(len - hdrLen) : 0;
+  g.gsoSize = proto != 0 ? static_cast<uint16_t>(len - hdrLen) : 0;
   g.total = len;
   g.nextSeq = tcp ? Be32(p + ipLen + 4) + (len - hdrLen) : 0;
-  g.closed = !tcp || (p[ipLen + 13] & kTcpPsh) != 0;
+  g.closed = proto == 0 || (tcp && (p[ipLen + 13] & kTcpPsh) != 0);
   g.niov = 1;
   g.iov[0] = {p - kVnetHdrLen, len + kVnetHdrLen};
 }
 
 bool TunWriter::TryAppend(Group& g, uint8_t* p, uint32_t len, uint16_t ipLen, uint16_t hdrLen) {
-  if (g.closed || g.niov > kMaxSegs || hdrLen != g.hdrLen || ipLen != g.ipLen) return false;
+  bool tcp = g.proto == kProtoTcp;
+  // The kernel segments at most 64 UDP datagrams per GSO packet (UDP_MAX_SEGMENTS).
+  if (g.closed || g.niov > (tcp ? kMaxSegs : kMaxSegs - 1) || hdrLen != g.hdrLen || ipLen != g.ipLen) return false;
   uint32_t payload = len - hdrLen;
   if (payload == 0 || payload > g.gsoSize || g.total + payload > 65535) return false;
   const uint8_t* h = g.head;
@@ -209,15 +215,19 @@ bool TunWriter::TryAppend(Group& g, uint8_t* p, uint32_t len, uint16_t ipLen, ui
   }
   const uint8_t* t = p + ipLen;
   uint8_t* ht = g.head + ipLen;
-  if (Be32(t + 4) != g.nextSeq || memcmp(t + 8, ht + 8, 4) != 0) return false;  // seq follows, same ack
-  if (memcmp(t + 20, ht + 20, hdrLen - ipLen - 20) != 0) return false;         // same options (timestamps)
+  if (tcp) {
+    if (Be32(t + 4) != g.nextSeq || memcmp(t + 8, ht + 8, 4) != 0) return false;  // seq follows, same ack
+    if (memcmp(t + 20, ht + 20, hdrLen - ipLen - 20) != 0) return false;         // same options (timestamps)
+  }
   g.iov[g.niov++] = {p + hdrLen, payload};
   g.total += payload;
-  g.nextSeq += payload;
-  memcpy(ht + 14, t + 14, 2);  // the latest window
-  if (t[13] & kTcpPsh) {
-    ht[13] |= kTcpPsh;
-    g.closed = true;
+  if (tcp) {
+    g.nextSeq += payload;
+    memcpy(ht + 14, t + 14, 2);  // the latest window
+    if (t[13] & kTcpPsh) {
+      ht[13] |= kTcpPsh;
+      g.closed = true;
+    }
   }
   if (payload < g.gsoSize) g.closed = true;
   return true;
@@ -226,23 +236,27 @@ bool TunWriter::TryAppend(Group& g, uint8_t* p, uint32_t len, uint16_t ipLen, ui
 void TunWriter::Write(Group& g) {
   if (g.niov == 1) return WriteOne(g.head, g.headLen);
   uint8_t* h = g.head;
-  if ((h[0] >> 4) == 4) {
+  bool v4 = (h[0] >> 4) == 4, udp = g.proto == kProtoUdp;
+  if (v4) {
     PutBe16(h + 2, static_cast<uint16_t>(g.total));
     SetIpv4Checksum(h);
   } else {
     PutBe16(h + 4, static_cast<uint16_t>(g.total - 40));
   }
+  uint32_t l4len = g.total - g.ipLen;
+  if (udp) PutBe16(h + g.ipLen + 4, static_cast<uint16_t>(l4len));
   // CHECKSUM_PARTIAL: the field holds the pseudo-header sum and the kernel treats the payload as verified
-  // (it was authenticated by the AEAD) exactly as for a GRO'd skb from a NIC.
-  uint16_t pseudo = CsumFold(PseudoSum(h, kProtoTcp, g.total - g.ipLen));
-  memcpy(h + g.ipLen + 16, &pseudo, 2);
+  // (it was authenticated by the AEAD) exactly as for a GRO'd skb from a NIC; for UDP the kernel's
+  // segmentation rewrites each datagram's length and checksum from it.
+  uint16_t pseudo = CsumFold(PseudoSum(h, g.proto, l4len));
+  memcpy(h + g.ipLen + (udp ? 6 : 16), &pseudo, 2);
   VnetHdr vh{};
   vh.flags = kVnetFlagNeedsCsum;
-  vh.gsoType = (h[0] >> 4) == 4 ? kGsoTcpV4 : kGsoTcpV6;
+  vh.gsoType = udp ? kGsoUdpL4 : v4 ? kGsoTcpV4 : kGsoTcpV6;
   vh.hdrLen = g.hdrLen;
   vh.gsoSize = g.gsoSize;
   vh.csumStart = g.ipLen;
-  vh.csumOffset = 16;
+  vh.csumOffset = udp ? 6 : 16;
   memcpy(h - kVnetHdrLen, &vh, kVnetHdrLen);
   ssize_t r;
   do r = writev(fd_, g.iov, g.niov);
@@ -250,6 +264,7 @@ void TunWriter::Write(Group& g) {
   if (r < 0) stats_->Drop(kDropTunWriteFailed, g.niov);
   stats_->tunWrites.fetch_add(1, std::memory_order_relaxed);
   stats_->coalesced.fetch_add(g.niov, std::memory_order_relaxed);
+  if (udp) stats_->usoWrites.fetch_add(1, std::memory_order_relaxed);
 }
 
 void TunWriter::Flush() {

@@ -30,11 +30,13 @@ int SplitPacket(const VnetHdr& h, uint8_t* pkt, size_t len, uint8_t* const* outs
 bool FinishChecksum(const VnetHdr& h, uint8_t* pkt, size_t len);
 
 // Collects decrypted packets for the TUN and writes them at Flush(): with vnet headers, consecutive
-// TCP segments of a flow go out as one GSO write. Packets must stay valid, with kVnetHdrLen writable
-// bytes in front of them, until Flush().
+// TCP segments of a flow go out as one GSO write, and so do consecutive UDP datagrams of a flow (same
+// size, the last may be shorter) when the TUN accepts USO (`uso`, Linux >= 6.2). Packets must stay
+// valid, with kVnetHdrLen writable bytes in front of them, until Flush().
 class TunWriter {
  public:
-  TunWriter(int fd, bool vnetHdr, bool coalesce, Stats* stats) : fd_(fd), vnet_(vnetHdr), coalesce_(coalesce), stats_(stats) {}
+  TunWriter(int fd, bool vnetHdr, bool coalesce, bool uso, Stats* stats)
+      : fd_(fd), vnet_(vnetHdr), coalesce_(coalesce), uso_(uso), stats_(stats) {}
   void Add(uint8_t* p, uint32_t len);
   void Flush();
 
@@ -44,13 +46,13 @@ class TunWriter {
   struct Group {
     uint8_t* head;  // first packet; its headers become the super-packet's
     uint32_t headLen;
-    uint16_t hdrLen;  // IP + TCP headers
+    uint16_t hdrLen;  // IP + TCP/UDP headers
     uint16_t ipLen;
     uint16_t gsoSize;  // payload of the first segment; the others are equal, the last may be shorter
     uint32_t total;    // bytes of the super-packet
     uint32_t nextSeq;
-    bool closed;  // a shorter or PSH segment ended it
-    bool tcp;
+    bool closed;    // a shorter or PSH segment ended it
+    uint8_t proto;  // 6 (TCP) or 17 (UDP): may grow; 0: a packet written alone
     int niov;
     iovec iov[kMaxSegs + 1];
   };
@@ -61,6 +63,7 @@ class TunWriter {
   int fd_;
   bool vnet_;
   bool coalesce_;
+  bool uso_;
   Stats* stats_;
   int n_ = 0;
   Group groups_[kMaxGroups];

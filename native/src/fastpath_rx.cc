@@ -40,7 +40,7 @@ void Core::RunRx() {
   alignas(cmsghdr) uint8_t cmsgs[kMsgs][CMSG_SPACE(sizeof(int))];
   std::vector<Punted> punts;
   punts.reserve(256);
-  TunWriter writer(tunFd, vnetHdr, vnetHdr, &stats);
+  TunWriter writer(tunFd, vnetHdr, vnetHdr, uso, &stats);
 
   // One datagram: opened in place and queued for the TUN, dropped, or listed for the slow queue.
   auto handle = [&](uint8_t* d, size_t len, int mi, int64_t now) {

@@ -29,6 +29,8 @@ export interface FastPathStats {
   readonly rxPackets: number;
   readonly tunWrites: number;
   readonly coalesced: number;
+  /** TUN writes that were UDP GSO super-packets (coalesced counts their datagrams too). */
+  readonly usoWrites?: number;
   readonly puntedTun: number;
   readonly puntedUdp: number;
   /** Decrypted inner packets handed up (SlowItem kind 2). */
@@ -40,7 +42,7 @@ export interface FastPathStats {
 }
 
 export interface FastPathHandle {
-  openTun(name: string): { fd: number; name: string; vnetHdr: boolean; tso: boolean };
+  openTun(name: string): { fd: number; name: string; vnetHdr: boolean; tso: boolean; uso?: boolean };
   bind(host: string, port: number): { port: number; gso: boolean; gro: boolean };
   start(onSlow: (items: SlowItem[]) => void, limits: { rejectAfterTimeMs: number; rejectAfterMessages: number }): void;
   stop(): void;
@@ -72,13 +74,23 @@ export interface FastPathHandle {
 export const activityColumns = 10;
 
 export interface FastPathAddon {
-  FastPath: new (opts: { mtu: number; offload?: boolean; puntIcmp?: boolean; threads?: 1 | 2 }) => FastPathHandle;
+  FastPath: new (opts: {
+    mtu: number;
+    offload?: boolean;
+    /** With offload: ask the TUN for UDP GSO (default true; false for measurements). */
+    uso?: boolean;
+    puntIcmp?: boolean;
+    threads?: 1 | 2;
+  }) => FastPathHandle;
   /** The transport message the tx thread would send for `packet` (test vectors). */
   fastPathSeal(key: Uint8Array, remoteIndex: number, counter: number, packet: Uint8Array, mtu: number): Buffer;
   /** The packets the tx thread would seal for one vnet-header TUN read (null: dropped). */
   fastPathSplit(vnetHeaderAndPacket: Uint8Array, mtu: number): Buffer[] | null;
-  /** What the rx thread writes to a vnet-header TUN for these packets (virtio header + packet each). */
-  fastPathCoalesce(packets: Uint8Array[]): Buffer[] | null;
+  /**
+   * What the rx thread writes to a vnet-header TUN for these packets (virtio header + packet each);
+   * `uso`: as for a TUN that accepts UDP GSO (UDP trains coalesce too).
+   */
+  fastPathCoalesce(packets: Uint8Array[], opts?: { uso?: boolean }): Buffer[] | null;
 }
 
 /** The fast path of the addon, or undefined (no addon, or built without it). Never throws. */

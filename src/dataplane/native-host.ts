@@ -40,7 +40,7 @@ export class NativeHost {
       open: async (name) => {
         if (this.#tun) throw new Error('the native fast path has one TUN device');
         const t = fast.openTun(name);
-        o.log.info({ device: t.name, vnetHdr: t.vnetHdr, tso: t.tso }, 'native fast path: TUN opened');
+        o.log.info({ device: t.name, vnetHdr: t.vnetHdr, tso: t.tso, uso: t.uso }, 'native fast path: TUN opened');
         this.#tun = new NativeTun(fast, t.name, t.fd);
         return this.#tun;
       },
@@ -63,11 +63,13 @@ export class NativeHost {
       o.log.warn('native engine requested but the addon has no fast path; using the js engine');
       return undefined;
     }
-    // TUNMESH_FASTPATH_THREADS=1|2 and TUNMESH_FASTPATH_OFFLOAD=0 are for measurements (docs/BENCHMARKS.md).
+    // TUNMESH_FASTPATH_THREADS=1|2, TUNMESH_FASTPATH_OFFLOAD=0 and TUNMESH_FASTPATH_USO=0 are for
+    // measurements (docs/BENCHMARKS.md).
     const env = process.env;
     const threads = o.threads ?? (env.TUNMESH_FASTPATH_THREADS === '1' ? 1 : 2);
     const offload = o.offload ?? env.TUNMESH_FASTPATH_OFFLOAD !== '0';
-    return new NativeHost(new addon.FastPath({ mtu: o.mtu, offload, threads }), o);
+    const uso = env.TUNMESH_FASTPATH_USO !== '0';
+    return new NativeHost(new addon.FastPath({ mtu: o.mtu, offload, uso, threads }), o);
   }
 
   /** The engine over the opened devices (open the TUN and bind the socket first). */

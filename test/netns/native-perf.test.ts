@@ -1,0 +1,82 @@
+// Throughput of two native daemons (a performance figure, run with TUNMESH_PERF=1; skipped otherwise):
+// iperf3 UDP at full rate with datagrams that fit the tunnel MTU (1392 B) and with the bench's 1400 B
+// (fragmented at MTU 1420), and one TCP stream, n1 -> n2. Prints each figure with the CPU-seconds both
+// daemons used and the fast-path counters of the receiver; asserts only that traffic flowed without
+// loss beyond what UDP at an unlimited rate may lose.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Lab } from '../helpers/netns.js';
+import { Mesh } from '../helpers/mesh.js';
+import { ping } from '../helpers/transfer.js';
+import { loadFastPath } from '../../src/dataplane/native-addon.js';
+
+const skip =
+  (process.env.TUNMESH_PERF !== '1' && 'a performance figure: TUNMESH_PERF=1') ||
+  (loadFastPath() === undefined && 'native addon without the fast path');
+const seconds = Number(process.env.TUNMESH_PERF_SECONDS ?? 5);
+let lab: Lab;
+let mesh: Mesh;
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
+async function iperf(args: string[]): Promise<{ gbps: number; lost: number; cpuS: number; text: string }> {
+  const [n1, n2] = [lab.node('n1'), lab.node('n2')];
+  const server = lab.spawn(n2.ns, 'iperf3', ['-s', '-1', '-B', mesh.overlay4('n2')]);
+  await new Promise((r) => setTimeout(r, 300));
+  const pids = ['n1', 'n2'].map((n) => mesh.proc(n).pid);
+  const cpu0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const r = await lab.exec(n1.ns, 'iperf3', ['-c', mesh.overlay4('n2'), '-J', '-t', String(seconds), ...args], {
+    timeoutMs: (seconds + 20) * 1000,
+  });
+  const cpuS = pids.reduce((a, p) => a + cpuSeconds(p), 0) - cpu0;
+  await server.waitExit(5000);
+  const j = JSON.parse(r.stdout) as {
+    end: {
+      sum_received?: { bits_per_second: number };
+      sum?: { bits_per_second: number; lost_percent?: number };
+    };
+  };
+  const udp = args.includes('-u');
+  const bps = udp
+    ? j.end.sum!.bits_per_second * (1 - (j.end.sum!.lost_percent ?? 0) / 100)
+    : j.end.sum_received!.bits_per_second;
+  const lost = udp ? (j.end.sum!.lost_percent ?? 0) : 0;
+  const gbps = bps / 1e9;
+  const gb = (bps * seconds) / 8 / 1e9;
+  const text = `${args.join(' ')}: ${gbps.toFixed(2)} Gbit/s received, lost ${lost.toFixed(1)} %, CPU ${cpuS.toFixed(1)} s (${(cpuS / gb).toFixed(1)} CPU-s/GB)`;
+  return { gbps, lost, cpuS, text };
+}
+
+before(async () => {
+  if (skip) return;
+  lab = await Lab.create('nf-pf-', { nodes: 2 });
+  mesh = await Mesh.create(lab, { bootstrap: { n2: ['n1'] } });
+  const env = { TUNMESH_DATAPLANE__ENGINE: 'native' };
+  mesh.start('n1', env);
+  mesh.start('n2', env);
+  await mesh.waitConverged(['n1', 'n2'], 30_000);
+  const p = await ping(lab, lab.node('n1').ns, mesh.overlay4('n2'), { count: 2 });
+  assert.ok(p.received >= 1, p.output);
+});
+
+after(async () => {
+  await mesh?.cleanup();
+  await lab?.destroy();
+});
+
+test('native engine: UDP and TCP throughput n1 -> n2', { skip, timeout: 120_000 }, async (t) => {
+  const results = [];
+  for (const args of [['-u', '-b', '0', '-l', '1392'], ['-u', '-b', '0', '-l', '1400'], []]) {
+    const r = await iperf(args);
+    t.diagnostic(r.text);
+    results.push(r);
+  }
+  const m = await mesh.metricsText('n2');
+  for (const line of m.split('\n').filter((l) => /^tunmesh_fastpath_/.test(l))) t.diagnostic(line);
+  for (const r of results) assert.ok(r.gbps > 0.05, r.text);
+  assert.ok(results[2]!.lost === 0);
+});
