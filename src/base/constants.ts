@@ -52,6 +52,11 @@ export const net = {
    * probes cross every tunnel once a second, so three quiet seconds mean the data path is gone too.
    */
   failedPeerQuietMs: 3000,
+  /**
+   * Persistent keepalive of a node with `node.reach: outbound` when wireguard.persistentKeepaliveSec is 0:
+   * 25 s as wg(8) recommends, below the shortest common NAT UDP timeout (30 s).
+   */
+  natKeepaliveSec: 25,
 } as const;
 
 /** Control plane auth. */

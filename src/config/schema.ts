@@ -95,6 +95,15 @@ const node = z
       type: 'list of CIDR',
       example: ['198.19.251.0/24'],
     }),
+    reach: field(z.enum(['direct', 'outbound']).default('direct'), {
+      description: 'direct: other nodes can reach this node’s UDP endpoint and API; outbound: only outgoing works.',
+      details: [
+        'outbound = behind a NAT or firewall without port forwarding. Other nodes then never contact its API',
+        '(it heartbeats its record instead) and learn its UDP endpoint from its authenticated packets; it sends',
+        'a persistent keepalive (default 25 s) so the NAT mapping stays open. Two outbound nodes cannot reach',
+        'each other (no relay or hole punching): status shows such pairs as `no path` (docs/OPERATIONS.md).',
+      ],
+    }),
     privateKeyFile: field(filePath(), {
       description: 'File holding the WireGuard private key, base64 as `wg genkey` writes it.',
       details: ['Create it with `tunmesh keys generate --out FILE` (mode 0600).'],
@@ -234,7 +243,7 @@ const wireguard = z
     }),
     persistentKeepaliveSec: field(intIn(0, 3600).default(0), {
       description: 'Keepalive interval for every peer, to keep NAT mappings open; 0 = off.',
-      details: ['Reloads live (`tunmesh reload`, SIGHUP).'],
+      details: ['Reloads live (`tunmesh reload`, SIGHUP).', '0 with node.reach outbound means 25 s.'],
     }),
     staticPeers: field(z.array(staticPeer).default([]), {
       description: 'Stock WireGuard peers that are not tunmesh nodes (e.g. wg-quick hosts).',
