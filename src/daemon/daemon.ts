@@ -31,6 +31,7 @@ import { withResolvedAddresses } from './addresses.js';
 import { DnsResponder } from './dns.js';
 import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
 import { Fanout } from '../routing/fanout.js';
+import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { FailedPeerRetention } from './retention.js';
@@ -76,6 +77,7 @@ export class Daemon {
   /** Mesh member id -> epoch of the record its peer was installed from. */
   readonly #memberEpochs = new Map<string, number>();
   #families = new Set<4 | 6>();
+  #endpointGuard: EndpointGuard | undefined;
   #stopping = false;
   #ops: Ops | undefined;
   #dns: DnsResponder | undefined;
@@ -127,6 +129,15 @@ export class Daemon {
     for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
     for (const cidr of config.tun.routes) await platform.net.addRoute(tun.name, cidr);
     await tunExtrasUp(config, platform.net, log);
+    // R30: endpoints routed into the TUN would loop; refuse them, count them, warn once per peer+endpoint.
+    const warned = new Set<string>();
+    this.#endpointGuard = endpointGuard(tunnelPrefixes(config), (peer, endpoint) => {
+      this.metrics.inc('endpoints_refused_total');
+      const key = `${peer} ${endpoint.host}:${endpoint.port}`;
+      if (warned.has(key) || warned.size > 1000) return;
+      warned.add(key);
+      log.warn({ peer, endpoint }, 'endpoint refused: this node routes it into its own tunnel (routing loop)');
+    });
 
     const listen = parseHostPort(config.wireguard.listen, { allowPortZero: true })!;
     const udp = await (native?.udp ?? platform.udp).bind(listen.host, listen.port);
@@ -158,7 +169,8 @@ export class Daemon {
       else log.info({ peer: this.#peerName(e.peer), endpoint: e.endpoint }, 'peer endpoint changed');
     });
     engine.start();
-    for (const spec of specsFromStaticPeers(config, secrets.staticPeerPsks)) engine.upsertPeer(spec);
+    for (const spec of specsFromStaticPeers(config, secrets.staticPeerPsks, this.#endpointGuard))
+      engine.upsertPeer(spec);
     this.#exportPeerCounters();
 
     // Control plane.
@@ -189,6 +201,7 @@ export class Daemon {
           .map((m) => m.record!) ?? [],
       engine: () => this.#engine,
       families: () => this.#families,
+      endpointGuard: () => this.#endpointGuard,
       client: () => this.#client,
     });
     await this.#ops.start();
@@ -295,7 +308,12 @@ export class Daemon {
 
   #memberUp(r: NodeRecord): void {
     this.#retention?.release(r.id);
-    const spec = specFromRecord(r, this.#families, this.#o.config.wireguard.persistentKeepaliveSec);
+    const spec = specFromRecord(
+      r,
+      this.#families,
+      this.#o.config.wireguard.persistentKeepaliveSec,
+      this.#endpointGuard,
+    );
     if (!spec) {
       this.#log.warn({ peer: r.id }, 'ignoring node record with an invalid public key or address');
       return;

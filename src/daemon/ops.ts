@@ -22,6 +22,7 @@ import {
 } from './reload.js';
 import { RttMonitor } from './rtt.js';
 import type { StatusReport } from './status.js';
+import type { EndpointGuard } from './loop-guard.js';
 import { buildTopology } from './topology.js';
 import { TrafficSampler } from './traffic.js';
 
@@ -36,6 +37,7 @@ export interface OpsDeps {
   memberRecords(): readonly NodeRecord[];
   engine(): DataPlaneEngine | undefined;
   families(): ReadonlySet<4 | 6>;
+  endpointGuard?(): EndpointGuard | undefined;
   client(): ControlClient | undefined;
 }
 
@@ -185,6 +187,7 @@ export class Ops implements OpsProvider {
       log: this.#d.log,
       engine,
       families: this.#d.families(),
+      endpointGuard: this.#d.endpointGuard?.(),
       memberRecords: () => this.#d.memberRecords(),
       setDashboard: (t, on) => this.setDashboard(t, on),
     });

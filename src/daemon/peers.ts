@@ -6,6 +6,7 @@ import type { PeerSpec } from '../dataplane/engine.js';
 import type { NodeRecord } from '../membership/record.js';
 import type { Endpoint } from '../platform/ports.js';
 import { parseCidr, parseHostPort, type Config } from '../config/index.js';
+import { endpointGuard, guardEndpoint, tunnelPrefixes, type EndpointGuard } from './loop-guard.js';
 
 /** The host route of an overlay address: 198.19.0.2/16 -> 198.19.0.2/32. */
 export function hostRoute(cidr: string): string | undefined {
@@ -19,11 +20,19 @@ export function parseEndpoint(s: string): Endpoint | undefined {
   return hp ? { host: hp.host, port: hp.port } : undefined;
 }
 
-/** Picks the first endpoint of a family our socket can reach. */
-export function pickEndpoint(endpoints: readonly string[], families: ReadonlySet<4 | 6>): Endpoint | undefined {
+/**
+ * Picks the first endpoint of a family our socket can reach. With a guard, endpoints routed into our own
+ * tunnel are skipped (each reported to the guard for `peer`) and the next one is tried.
+ */
+export function pickEndpoint(
+  endpoints: readonly string[],
+  families: ReadonlySet<4 | 6>,
+  guard?: EndpointGuard,
+  peer = '',
+): Endpoint | undefined {
   for (const s of endpoints) {
     const e = parseEndpoint(s);
-    if (e && families.has(e.host.includes(':') ? 6 : 4)) return e;
+    if (e && families.has(e.host.includes(':') ? 6 : 4) && guardEndpoint(guard, peer, e)) return e;
   }
   return undefined;
 }
@@ -32,6 +41,7 @@ export function specFromRecord(
   r: NodeRecord,
   families: ReadonlySet<4 | 6>,
   keepaliveSec: number,
+  guard?: EndpointGuard,
 ): PeerSpec | undefined {
   if (!decodeKey(r.publicKey)) return undefined;
   const allowedIps: string[] = [];
@@ -43,17 +53,22 @@ export function specFromRecord(
     publicKey: r.publicKey,
     name: r.id,
     allowedIps,
-    endpoint: pickEndpoint(r.endpoints, families),
+    endpoint: pickEndpoint(r.endpoints, families, guard, r.id),
     persistentKeepaliveSec: keepaliveSec,
   };
 }
 
-export function specsFromStaticPeers(config: Config, psks: ReadonlyMap<string, Secret<Uint8Array>>): PeerSpec[] {
+/** Static peers' specs; an endpoint routed into our own tunnel is left out (the guard defaults to the config's). */
+export function specsFromStaticPeers(
+  config: Config,
+  psks: ReadonlyMap<string, Secret<Uint8Array>>,
+  guard: EndpointGuard = endpointGuard(tunnelPrefixes(config)),
+): PeerSpec[] {
   return config.wireguard.staticPeers.map((p) => ({
     publicKey: p.publicKey,
     name: p.name,
     allowedIps: p.allowedIps,
-    endpoint: p.endpoint ? parseEndpoint(p.endpoint) : undefined,
+    endpoint: guardEndpoint(guard, p.name, p.endpoint ? parseEndpoint(p.endpoint) : undefined),
     presharedKey: psks.get(p.name),
     persistentKeepaliveSec: p.persistentKeepaliveSec ?? config.wireguard.persistentKeepaliveSec,
   }));

@@ -18,6 +18,7 @@ import { applyEnvOverrides, ConfigError, parseYaml, validateConfigData, type Con
 import { readPrivateKeyFile } from '../config/secrets.js';
 import type { DataPlaneEngine } from '../dataplane/engine.js';
 import type { NodeRecord } from '../membership/record.js';
+import type { EndpointGuard } from './loop-guard.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 
 /** Dotted setting paths that reload live; a prefix covers everything under it. */
@@ -111,6 +112,8 @@ export interface ReloadTarget {
   readonly log: Logger;
   readonly engine: DataPlaneEngine | undefined;
   readonly families: ReadonlySet<4 | 6>;
+  /** Refuses endpoints routed into our own tunnel (default: one built from the config, uncounted). */
+  readonly endpointGuard?: EndpointGuard | undefined;
   /** Records of the mesh members that have data-plane peers. */
   memberRecords(): readonly NodeRecord[];
   /** New operator token (undefined = none) and dashboard switch. */
@@ -164,10 +167,10 @@ export async function applyReload(
       config = { ...config, wireguard: nextWg };
       const keep = new Set(nextWg.staticPeers.map((p) => p.publicKey));
       for (const p of current.wireguard.staticPeers) if (!keep.has(p.publicKey)) t.engine?.removePeer(p.publicKey);
-      for (const spec of specsFromStaticPeers(config, psks)) t.engine?.upsertPeer(spec);
+      for (const spec of specsFromStaticPeers(config, psks, t.endpointGuard)) t.engine?.upsertPeer(spec);
       if (keepaliveChanged)
         for (const r of t.memberRecords()) {
-          const spec = specFromRecord(r, t.families, nextWg.persistentKeepaliveSec);
+          const spec = specFromRecord(r, t.families, nextWg.persistentKeepaliveSec, t.endpointGuard);
           if (spec) t.engine?.upsertPeer(spec);
         }
       applied.push(...plan.live.filter((k) => k.startsWith('wireguard.')));

@@ -96,6 +96,11 @@ export const metricTable = {
     help: 'Node records refused because an overlay address was already claimed',
     labels: [],
   },
+  endpoints_refused_total: {
+    kind: 'counter',
+    help: 'Peer endpoints refused because this node routes them into its own tunnel (a routing loop)',
+    labels: [],
+  },
   build_info: { kind: 'gauge', help: 'Build information (always 1)', labels: ['version', 'engine'] },
 } as const satisfies Record<string, MetricDef>;
 
