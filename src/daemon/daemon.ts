@@ -35,7 +35,8 @@ import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { FailedPeerRetention } from './retention.js';
-import { advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
+import { MemberEndpoints, effectiveKeepaliveSec } from './nat.js';
+import { SelfAddressWatcher, advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
 import { Ops } from './ops.js';
 
@@ -83,12 +84,16 @@ export class Daemon {
   #dns: DnsResponder | undefined;
   #fanout: Fanout | undefined;
   #retention: FailedPeerRetention | undefined;
+  /** What each member's peer was installed from (daemon/nat.ts: roamed endpoints survive record updates). */
+  readonly #memberEndpoints: MemberEndpoints;
+  #selfWatcher: SelfAddressWatcher | undefined;
 
   private constructor(o: DaemonOptions) {
     this.#o = o;
     this.#log = o.log;
     this.#startedAt = o.platform.clock.wallNow();
     this.metrics = new Metrics({ defaultMetrics: true });
+    this.#memberEndpoints = new MemberEndpoints(o.log);
   }
 
   static async start(o: DaemonOptions): Promise<Daemon> {
@@ -268,6 +273,23 @@ export class Daemon {
     });
     this.#retention.start();
     membership.start();
+    // A node that derives its endpoints / API URL announces new ones when its underlay address changes.
+    if (SelfAddressWatcher.needed(config)) {
+      this.#selfWatcher = new SelfAddressWatcher({
+        initial: { endpoints: self.endpoints, apiUrl },
+        derive: () => {
+          const url = advertisedApiUrl(config, bound.port);
+          return { apiUrl: url, endpoints: advertisedEndpoints(config, udp.localPort(), url) };
+        },
+        clock: platform.clock,
+        log,
+        onChange: (next, prev) => {
+          log.info({ endpoints: next.endpoints, apiUrl: next.apiUrl, was: prev }, 'underlay address changed');
+          membership.updateSelf({ endpoints: [...next.endpoints], apiUrl: next.apiUrl });
+        },
+      });
+      this.#selfWatcher.start();
+    }
     log.info(
       { publicKey, addresses: self.addresses, endpoints: self.endpoints, apiUrl, engine: engine.kind },
       'tunmesh node started',
@@ -308,12 +330,7 @@ export class Daemon {
 
   #memberUp(r: NodeRecord): void {
     this.#retention?.release(r.id);
-    const spec = specFromRecord(
-      r,
-      this.#families,
-      this.#o.config.wireguard.persistentKeepaliveSec,
-      this.#endpointGuard,
-    );
+    const spec = specFromRecord(r, this.#families, effectiveKeepaliveSec(this.#o.config), this.#endpointGuard);
     if (!spec) {
       this.#log.warn({ peer: r.id }, 'ignoring node record with an invalid public key or address');
       return;
@@ -326,7 +343,9 @@ export class Daemon {
       this.#engine?.removePeer(previous);
       this.#fanout?.removePeer(previous);
     }
-    this.#engine?.upsertPeer(spec);
+    const fresh = previous === undefined || previous !== spec.publicKey || restarted;
+    const plan = this.#memberEndpoints.plan(this.#membership?.self() ?? this.#self, r, spec, fresh);
+    if (!plan.unchanged) this.#engine?.upsertPeer(plan.spec);
     this.#fanout?.setPeer(spec.publicKey, r.groups ?? []);
     this.#memberKeys.set(r.id, spec.publicKey);
     this.#memberEpochs.set(r.id, r.epoch);
@@ -348,6 +367,7 @@ export class Daemon {
     this.#retention?.release(id);
     this.#memberKeys.delete(id);
     this.#memberEpochs.delete(id);
+    this.#memberEndpoints.forget(id);
     this.#engine?.removePeer(key);
     this.#fanout?.removePeer(key);
     this.#ops?.memberDown(id, reason);
@@ -393,7 +413,7 @@ export class Daemon {
   status(): StatusReport {
     return buildStatus({
       config: this.#o.config,
-      self: this.#self,
+      self: this.#membership?.self() ?? this.#self,
       startedAtMs: this.#startedAt,
       nowWallMs: this.#o.platform.clock.wallNow(),
       engine: this.#engine,
@@ -412,6 +432,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#selfWatcher?.stop();
     await this.#membership?.stop({ leave: true }).catch(() => undefined);
     this.#retention?.stop();
     await this.#server?.stop().catch(() => undefined);

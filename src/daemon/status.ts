@@ -5,6 +5,7 @@ import type { DataPlaneEngine } from '../dataplane/engine.js';
 import type { MemberStatus } from '../membership/membership.js';
 import type { NodeRecord } from '../membership/record.js';
 import { endpointKey } from '../platform/ports.js';
+import { noPathReason } from './nat.js';
 
 export interface PeerStatusRow {
   readonly name: string;
@@ -26,6 +27,10 @@ export interface PeerStatusRow {
   /** Traffic rates over the last sampling interval. */
   readonly rxBps: number;
   readonly txBps: number;
+  /** `outbound` when the member is behind a NAT (node.reach); absent for direct ones and static peers. */
+  readonly reach?: 'outbound';
+  /** Set when this pair cannot have a path (both behind NAT, daemon/nat.ts): why. */
+  readonly note?: string;
 }
 
 export interface StatusReport {
@@ -35,6 +40,8 @@ export interface StatusReport {
     readonly addresses: readonly string[];
     readonly endpoints: readonly string[];
     readonly apiUrl: string | null;
+    /** node.reach; absent in reports of older nodes. */
+    readonly reach?: 'direct' | 'outbound';
     readonly engine: string | null;
     readonly startedAt: string;
     readonly uptimeSec: number;
@@ -85,6 +92,8 @@ export function buildStatus(i: StatusInputs): StatusReport {
         endpoint: t.endpoint ?? m.record!.endpoints[0] ?? null,
         lastSeen: iso(m.lastSeen),
         ...stats(m.id),
+        ...(m.record!.reach === 'outbound' && { reach: 'outbound' as const }),
+        ...(noPathReason(i.self, m.record!) !== undefined && { note: noPathReason(i.self, m.record!)! }),
       };
     });
   const statics: PeerStatusRow[] = i.config.wireguard.staticPeers.map((p) => ({
@@ -105,6 +114,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
       addresses: i.config.node.addresses,
       endpoints: i.self?.endpoints ?? [],
       apiUrl: i.self?.apiUrl ?? null,
+      reach: i.config.node.reach,
       engine: i.engine?.kind ?? null,
       startedAt: new Date(i.startedAtMs).toISOString(),
       uptimeSec: Math.round((i.nowWallMs - i.startedAtMs) / 1000),

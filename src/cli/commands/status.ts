@@ -15,9 +15,11 @@ export function renderStatus(s: StatusReport, nowMs = Date.now()): string {
   const head = [
     `node ${n.name}  ${n.addresses.join(' ')}  engine ${n.engine ?? '-'}  up ${n.uptimeSec}s`,
     `  public key ${n.publicKey ?? '-'}`,
-    `  endpoints ${n.endpoints.join(' ') || '-'}  api ${n.apiUrl ?? '-'}`,
+    `  endpoints ${n.endpoints.join(' ') || '-'}  api ${n.apiUrl ?? '-'}${n.reach === 'outbound' ? '  reach outbound (behind NAT)' : ''}`,
   ];
-  return `${head.join('\n')}\n\n${renderPeers(s.peers, nowMs)}`;
+  // Pairs that cannot have a path (both behind NAT) are said plainly under the table.
+  const notes = s.peers.flatMap((p) => (p.note ? [`  ${p.name}: ${p.note}`] : []));
+  return `${head.join('\n')}\n\n${renderPeers(s.peers, nowMs)}${notes.length ? `\n${notes.join('\n')}\n` : ''}`;
 }
 
 export function statusCommand(): Command {
