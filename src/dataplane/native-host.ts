@@ -16,6 +16,7 @@ import type {
 } from '../platform/ports.js';
 import { loadFastPath, type FastPathHandle } from './native-addon.js';
 import { NativeEngine } from './native-engine.js';
+import { registerFastPathMetrics } from './native-metrics.js';
 
 export interface NativeHostOptions {
   /** Tunnel MTU: bounds padding and the size of the packets the threads handle. */
@@ -75,6 +76,7 @@ export class NativeHost {
   /** The engine over the opened devices (open the TUN and bind the socket first). */
   engine(deps: { device: WgDevice; clock: Clock; metrics: Metrics; log: Logger; fanout?: Fanout }): NativeEngine {
     if (!this.#tun || !this.#udp) throw new Error('open the TUN and bind the UDP socket before the engine');
+    registerFastPathMetrics(deps.metrics, () => this.fast.stats());
     return new NativeEngine({ fast: this.fast, ...deps });
   }
 }

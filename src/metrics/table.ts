@@ -102,6 +102,27 @@ export const metricTable = {
     labels: [],
   },
   build_info: { kind: 'gauge', help: 'Build information (always 1)', labels: ['version', 'engine'] },
+  fastpath_packets_total: {
+    kind: 'counter',
+    help: 'Packets the native fast path carried: tx (sealed and sent), rx (opened and written to the TUN), rx_datagrams (transport datagrams received)',
+    labels: ['path'],
+  },
+  fastpath_syscalls_total: {
+    kind: 'counter',
+    help: 'System calls of the native fast path threads, by call (tun_read, tun_write, udp_send, udp_recv): packets per call show the batching',
+    labels: ['call'],
+  },
+  fastpath_offload_total: {
+    kind: 'counter',
+    help: 'Offload use of the native fast path, by kind: tso_reads (super-packets read from the TUN), gso_sends (UDP_SEGMENT trains sent), gro_datagrams (UDP_GRO trains received), coalesced_packets (packets written to the TUN inside a GSO write), uso_writes (UDP GSO writes to the TUN)',
+    labels: ['kind'],
+  },
+  fastpath_punted_total: {
+    kind: 'counter',
+    help: 'Items the native fast path handed to TypeScript through its bounded queue, by kind (tun, udp, inner) and re-sealed transport messages (resealed)',
+    labels: ['kind'],
+  },
+  fastpath_running: { kind: 'gauge', help: 'Whether the native fast path threads run (1) or not (0)', labels: [] },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof metricTable;
