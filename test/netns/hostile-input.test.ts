@@ -3,36 +3,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { outsideDropReasons } from '../../src/noise/actions.js';
-import { Lab } from '../helpers/netns.js';
-import { Mesh } from '../helpers/mesh.js';
+import { AttackLab, lastJson, outsideTotal as total } from '../helpers/attack-lab.js';
+import type { Lab } from '../helpers/netns.js';
+import type { Mesh } from '../helpers/mesh.js';
 import { ping } from '../helpers/transfer.js';
 
+// n1 and n2 form a mesh; n3 is an attacker on the same underlay (no tunmesh there).
+let t: AttackLab;
 let lab: Lab;
 let mesh: Mesh;
-const probe = (ns: string, args: string[]) =>
-  lab.exec(ns, process.execPath, ['--import', 'tsx', 'test/helpers/hostile-probe.ts', ...args], { timeoutMs: 120_000 });
-const lastJson = <T>(s: string): T => JSON.parse(s.trim().split('\n').at(-1)!) as T;
+const probe = (ns: string, args: string[]) => t.script(ns, 'hostile-probe.ts', args);
 
 before(async () => {
-  // n1 and n2 form a mesh; n3 is an attacker on the same underlay (no tunmesh there).
-  lab = await Lab.create('t2h-', { nodes: 3 });
-  mesh = await Mesh.create(lab, { bootstrap: { n2: ['n1'] } });
-  mesh.start('n1');
-  mesh.start('n2');
-  await mesh.waitConverged(['n1', 'n2']);
+  t = await AttackLab.create('t2h-');
+  ({ lab, mesh } = t);
 });
 
-after(async () => {
-  await mesh?.cleanup();
-  await lab?.destroy();
-});
+after(() => t?.destroy());
 
-async function drops(): Promise<Record<string, number>> {
-  return lastJson((await probe(lab.node('n1').ns, ['metrics', mesh.apiUrl('n1')])).stdout);
-}
-const outsideReasons = outsideDropReasons;
-const total = (d: Record<string, number>) => outsideReasons.reduce((a, k) => a + (d[k] ?? 0), 0);
+const drops = () => t.drops('n1', 'n1');
 
 test('10^4 garbage datagrams and garbled handshakes: no reply, each one counted by reason, node unharmed', async () => {
   const before = await drops();

@@ -5,62 +5,29 @@
 // between two other nodes ≥ 70 % of its baseline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { outsideDropReasons } from '../../src/noise/actions.js';
-import { Lab } from '../helpers/netns.js';
-import { Mesh } from '../helpers/mesh.js';
+import { AttackLab, lastJson, outsideDelta, outsideTotal as sum } from '../helpers/attack-lab.js';
+import type { Lab } from '../helpers/netns.js';
+import type { Mesh } from '../helpers/mesh.js';
 import { nftCounter, readCounter, udpRcvbufErrors } from '../helpers/impair-nft.js';
 
+let t: AttackLab;
 let lab: Lab;
 let mesh: Mesh;
-const lastJson = <T>(s: string): T => JSON.parse(s.trim().split('\n').at(-1)!) as T;
 
 before(async () => {
-  lab = await Lab.create('tp8-', { nodes: 3 });
-  mesh = await Mesh.create(lab, { bootstrap: { n2: ['n1'] } });
-  mesh.start('n1');
-  mesh.start('n2');
-  await mesh.waitConverged(['n1', 'n2']);
+  t = await AttackLab.create('tp8-');
+  ({ lab, mesh } = t);
 });
 
-after(async () => {
-  await mesh?.cleanup();
-  await lab?.destroy();
-});
+after(() => t?.destroy());
 
-const outsideReasons = outsideDropReasons;
-
-async function drops(node: string): Promise<Record<string, number>> {
-  // Read from n2, so the attacker's namespace sees nothing of n1 but answers to the attack.
-  const r = await lab.exec(lab.node('n2').ns, process.execPath, [
-    '--import',
-    'tsx',
-    'test/helpers/hostile-probe.ts',
-    'metrics',
-    mesh.apiUrl(node),
-  ]);
-  return lastJson(r.stdout);
-}
-const sum = (d: Record<string, number>) => outsideReasons.reduce((a, k) => a + (d[k] ?? 0), 0);
+/** Drop counters of `node`, read from n2, so the attacker's namespace sees nothing but answers. */
+const drops = (node: string) => t.drops(node, 'n2');
 
 function flood(mode: string, count: number, rate: number, extra: string[] = []) {
-  return lab
-    .exec(
-      lab.node('n3').ns,
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'test/helpers/impair-flood.ts',
-        mode,
-        lab.node('n1').ipv4,
-        String(mesh.udpPort),
-        String(count),
-        String(rate),
-        '20',
-        ...extra,
-      ],
-      { timeoutMs: 180_000 },
-    )
+  const args = [mode, lab.node('n1').ipv4, String(mesh.udpPort), String(count), String(rate), '20', ...extra];
+  return t
+    .script(lab.node('n3').ns, 'impair-flood.ts', args, 180_000)
     .then((r) => lastJson<{ sent: number; replies: number; replyBytes: number; seconds: number }>(r.stdout));
 }
 
@@ -81,7 +48,7 @@ test('R20: 10^5 random datagrams + 10^5 bad-mac1 initiations: 0 bytes answered (
   const arrived = await readCounter(lab, n1.ns, 'attack_in');
   const bufLost = (await udpRcvbufErrors(lab, n1.ns)) - bufBefore;
   const afterDrops = await drops('n1');
-  const delta = Object.fromEntries(outsideReasons.map((k) => [k, (afterDrops[k] ?? 0) - (before[k] ?? 0)]));
+  const delta = outsideDelta(before, afterDrops);
   console.log(
     `# R20 sent=200000 arrived=${arrived.packets} socketOverflow=${bufLost} counted=${sum(afterDrops) - sum(before)}` +
       ` answeredBytes=${fromVictim.bytes + fromVictim6.bytes} replies=${random.replies + badmac.replies}`,
@@ -138,7 +105,7 @@ test('R22: a valid-mac1 initiation flood (10^4/s, 1000 sources) engages cookies;
   const a = await attack;
   await new Promise((r) => setTimeout(r, 600));
   const afterDrops = await drops('n1');
-  const delta = Object.fromEntries(outsideReasons.map((x) => [x, (afterDrops[x] ?? 0) - (before[x] ?? 0)]));
+  const delta = outsideDelta(before, afterDrops);
   const ratio = loaded / baseline;
   console.log(
     `# R22 baseline=${(baseline / 1e6).toFixed(0)} Mbit/s flooded=${(loaded / 1e6).toFixed(0)} Mbit/s ratio=${ratio.toFixed(2)}` +
