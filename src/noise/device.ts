@@ -19,9 +19,10 @@ import { IndexTable } from './index-table.js';
 import type { Keypair } from './keypairs.js';
 import { resolveLimits, type WgLimits, type WgLimitsOverride } from './limits.js';
 import { Outbound } from './outbound.js';
-import { Peer } from './peer.js';
+import type { Peer } from './peer.js';
 import { applyFastPathActivity, type FastPathActivity } from './fastpath-activity.js';
 import { firePeerTimers, PeerTimerRules } from './timers.js';
+import { TimerWheel, timerValues } from './timer-wheel.js';
 import { HandshakeRateLimiter } from './ratelimiter.js';
 import type { HandshakeLoadMeter } from './load-meter.js';
 import type { Now, WgAction, WgEndpoint } from './actions.js';
@@ -92,6 +93,8 @@ export class WgDevice {
   readonly #rate = new HandshakeRateLimiter();
   readonly #rules: PeerTimerRules;
   readonly #out: Outbound;
+  /** Peers by next timer deadline: tick visits only those falling due. */
+  readonly #wheel = new TimerWheel();
   /** Options of the receive() call in progress. */
   #rx: ReceiveOptions = {};
 
@@ -136,7 +139,7 @@ export class WgDevice {
   addPeer(cfg: WgPeerConfig): void {
     const key = encodeKey(cfg.publicKey);
     if (this.#peers.has(key)) throw new Error(`peer ${key} exists already`);
-    const peer = new Peer(key, this.#identity, cfg.publicKey, this.#limits, cfg.presharedKey?.expose());
+    const peer = this.#wheel.createPeer(key, this.#identity, cfg.publicKey, this.#limits, cfg.presharedKey?.expose());
     this.#peers.set(key, peer);
     this.#configure(peer, cfg);
   }
@@ -156,6 +159,7 @@ export class WgDevice {
       peer.persistentKeepaliveMs = Math.max(0, Math.floor(cfg.persistentKeepaliveSec)) * 1000;
       if (was === 0 && peer.persistentKeepaliveMs > 0) peer.keepaliveOnNextTick = true;
     }
+    this.#wheel.touch(peer);
   }
 
   removePeer(publicKeyB64: string): void {
@@ -163,6 +167,7 @@ export class WgDevice {
     if (peer === undefined) return;
     const ignored: WgAction[] = [];
     this.#out.zeroAndFlushAll(peer, ignored);
+    this.#wheel.forget(peer);
     this.#peers.delete(publicKeyB64);
   }
 
@@ -215,7 +220,7 @@ export class WgDevice {
         lastSentHandshakeAt: hs.lastSentHandshakeAt,
       },
       keypairs: { current: kp(p.keypairs.current), previous: kp(p.keypairs.previous), next: kp(p.keypairs.next) },
-      timers: { ...p.timers },
+      timers: timerValues(p.timers),
       handshakeAttempts: p.handshakeAttempts,
       endpoint: p.endpoint,
       staged: p.staged.length,
@@ -230,6 +235,7 @@ export class WgDevice {
     if (peer === undefined) return [{ type: 'drop', reason: 'no_route' }];
     const out: WgAction[] = [];
     this.#out.sendPacket(peer, packet, now, out);
+    this.#wheel.touch(peer);
     return out;
   }
 
@@ -418,14 +424,17 @@ export class WgDevice {
   fastPathActivity(publicKeyB64: string, activity: FastPathActivity, now: Now): WgAction[] {
     const out: WgAction[] = [];
     const peer = this.#peers.get(publicKeyB64);
-    if (peer !== undefined) applyFastPathActivity(peer, activity, now, this.#rules, this.#out, out);
+    if (peer !== undefined) {
+      applyFastPathActivity(peer, activity, now, this.#rules, this.#out, out);
+      this.#wheel.touch(peer);
+    }
     return out;
   }
 
   /** Fires due timers (wireguard-go timers.go); call every 100–250 ms. */
   tick(now: Now): WgAction[] {
     const out: WgAction[] = [];
-    for (const peer of this.#peers.values()) firePeerTimers(peer, now, this.#limits, this.#out, out);
+    this.#wheel.advance(now, (peer) => firePeerTimers(peer, now, this.#limits, this.#out, out));
     this.#rate.collect(now);
     return out;
   }
