@@ -8,7 +8,7 @@ export function renderPeers(peers: readonly PeerStatusRow[], nowMs = Date.now())
     p.name,
     p.state,
     p.addresses.join(' '),
-    p.method,
+    p.path && p.path !== p.method ? `${p.method} (now ${p.path})` : p.method,
     p.endpoint ?? '-',
     sinceText(p.lastHandshake, nowMs),
     humanBytes(p.rxBytes),

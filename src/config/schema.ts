@@ -287,6 +287,38 @@ const dataplane = z
   })
   .strict();
 
+const transport = z
+  .object({
+    methods: field(
+      z
+        .array(z.enum(['wireguard', 'tls', 'null']))
+        .min(1, { message: 'must list at least one method' })
+        .max(3)
+        .refine((l) => new Set(l).size === l.length, { message: 'must not list a method twice' })
+        .default(['wireguard', 'tls']),
+      {
+        description: 'Transport methods this node allows, most preferred first: wireguard, tls, null.',
+        details: [
+          'A pair uses the first method in the initiator’s list (the node whose public key sorts first) that the other node also allows; no common method: the pair is not installed and status shows `none` (docs/PROTOCOL.md).',
+          'wireguard: encrypted UDP. tls: the same WireGuard messages over one persistent TLS stream per peer, on the control API port (for networks that block UDP).',
+          'With both wireguard and tls allowed (the default) a pair falls back to tls by itself when UDP does not get through, and returns when it works again.',
+          'null: plain, UNENCRYPTED and unauthenticated UDP — anyone on the path can read and inject overlay packets. Only for networks the operator fully trusts; used only when both nodes list it, never a default.',
+        ],
+        type: 'list of method',
+        example: ['wireguard', 'tls'],
+      },
+    ),
+    recoverIntervalMs: field(intIn(1000, 3_600_000).default(10_000), {
+      description: 'While a pair has fallen back to tls, how often it tests UDP again (authenticated probes).',
+    }),
+    silenceMs: field(intIn(500, 600_000).default(3_000), {
+      description:
+        'Nothing received over UDP from a peer we send to for this long starts the UDP probes that decide a fallback.',
+      details: ['The fallback to tls follows 2.5 s later when no probe is answered.'],
+    }),
+  })
+  .strict();
+
 const tls = z
   .object({
     certFile: field(filePath(), {
@@ -495,6 +527,7 @@ export const configSchema = z
     tun: field(tun.default({}), { description: 'The TUN device.' }),
     wireguard: field(wireguard.default({}), { description: 'The WireGuard data plane.' }),
     dataplane: field(dataplane.default({}), { description: 'Packet processing.' }),
+    transport: field(transport.default({}), { description: 'Transport methods, fallback and recovery.' }),
     control: field(control, { description: 'The HTTPS control API.' }),
     cluster: field(cluster, { description: 'Joining the mesh.' }),
     membership: field(membership.default({}), { description: 'Gossip and failure detection.' }),

@@ -33,6 +33,7 @@ import { peersRoute } from './routes/peers.js';
 import { pingRoute } from './routes/ping.js';
 import { reloadRoute } from './routes/reload.js';
 import { loadTls, type TlsInput } from './tls.js';
+import { handleStreamUpgrade, type StreamAcceptor } from './routes/stream.js';
 
 export interface ControlServerOptions {
   /** This node's id: requests must be addressed to it. */
@@ -56,6 +57,8 @@ export interface ControlServerOptions {
   readonly maxConnections?: number;
   /** The dashboard under /ui/ (operator-token auth, its own handler). */
   readonly dashboard?: DashboardHandler;
+  /** Takes authenticated `tls` transport streams (routes/stream.ts); without it the Upgrade is refused. */
+  readonly streams?: StreamAcceptor;
 }
 
 class HttpError extends Error {
@@ -109,6 +112,18 @@ export class ControlServer {
       (req, res) => void this.#handle(req, res),
     );
     server.maxConnections = this.#o.maxConnections ?? 4096;
+    server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) =>
+      handleStreamUpgrade(req, socket, head, {
+        key: this.#key,
+        nonces: this.#nonces,
+        nodeId: this.#o.nodeId,
+        now: this.#wallNow(),
+        accept: this.#o.streams,
+        authFailed: (reason) => this.#authFailed(reason, req, 'stream'),
+        counted: (status) =>
+          this.#o.metrics?.inc('control_requests_total', { route: 'stream', status: String(status) }),
+      }),
+    );
     // A TLS or parse error on one connection must never reach the process; it is the client's problem.
     server.on('tlsClientError', (err) => this.#log.debug({ err: err.message }, 'control TLS handshake failed'));
     server.on('clientError', (err, socket: Socket) => {

@@ -39,6 +39,7 @@ import { MemberEndpoints, effectiveKeepaliveSec } from './nat.js';
 import { SelfAddressWatcher, advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
 import { Ops } from './ops.js';
+import { TransportWiring } from './transport.js';
 
 export interface Platform {
   readonly tun: TunFactory;
@@ -84,6 +85,7 @@ export class Daemon {
   #dns: DnsResponder | undefined;
   #fanout: Fanout | undefined;
   #retention: FailedPeerRetention | undefined;
+  #transport: TransportWiring | undefined;
   /** What each member's peer was installed from (daemon/nat.ts: roamed endpoints survive record updates). */
   readonly #memberEndpoints: MemberEndpoints;
   #selfWatcher: SelfAddressWatcher | undefined;
@@ -176,6 +178,21 @@ export class Daemon {
     engine.start();
     for (const spec of specsFromStaticPeers(config, secrets.staticPeerPsks, this.#endpointGuard))
       engine.upsertPeer(spec);
+    // Transport methods (wireguard, tls, null), fallback to the tls stream and recovery (src/transport/).
+    this.#transport = await TransportWiring.create({
+      config,
+      secret: secrets.cluster,
+      engine,
+      selfKey: publicKeyOf(secrets.privateKey.expose()),
+      clock: platform.clock,
+      random: platform.random,
+      metrics: this.metrics,
+      log,
+      recordOf: (k) => this.#recordOf(k),
+      peerName: (k) => this.#peerName(k),
+      onSwitch: (peer, from, to) => this.#ops?.eventLog.add('fallback', peer, `${from} -> ${to}`),
+    });
+    this.#transport.mux.start();
     this.#exportPeerCounters();
 
     // Control plane.
@@ -224,6 +241,10 @@ export class Daemon {
       metrics: this.metrics,
       logger: log,
       dashboard: this.#ops.dashboard,
+      streams: (from, socket) => {
+        const key = this.#memberKeys.get(from);
+        return key !== undefined && this.#transport !== undefined && this.#transport.mux.acceptStream(key, socket);
+      },
       providers: {
         health: () => this.health(),
         metricsText: () => this.metrics.text(),
@@ -339,13 +360,19 @@ export class Daemon {
     // A restarted node (new epoch) lost its sessions even if it kept its key: start the peer afresh so we
     // handshake at once instead of sending into keys it no longer has.
     const restarted = this.#memberEpochs.get(r.id) !== r.epoch;
-    if (previous !== undefined && (previous !== spec.publicKey || restarted)) {
+    const method = this.#transport?.negotiate(r);
+    const none = method?.method === 'none';
+    if (previous !== undefined && (previous !== spec.publicKey || restarted || none)) {
       this.#engine?.removePeer(previous);
       this.#fanout?.removePeer(previous);
+      if (previous !== spec.publicKey) this.#transport?.mux.removePeer(previous);
     }
     const fresh = previous === undefined || previous !== spec.publicKey || restarted;
     const plan = this.#memberEndpoints.plan(this.#membership?.self() ?? this.#self, r, spec, fresh);
-    if (!plan.unchanged) this.#engine?.upsertPeer(plan.spec);
+    // No common transport method: the peer is not installed; status and metrics say `none` and why.
+    if (!none && (!plan.unchanged || this.#engine?.counters(spec.publicKey) === undefined))
+      this.#engine?.upsertPeer(plan.spec);
+    if (method) this.#transport?.mux.setPeer(spec.publicKey, method);
     this.#fanout?.setPeer(spec.publicKey, r.groups ?? []);
     this.#memberKeys.set(r.id, spec.publicKey);
     this.#memberEpochs.set(r.id, r.epoch);
@@ -369,9 +396,16 @@ export class Daemon {
     this.#memberEpochs.delete(id);
     this.#memberEndpoints.forget(id);
     this.#engine?.removePeer(key);
+    this.#transport?.mux.removePeer(key);
     this.#fanout?.removePeer(key);
     this.#ops?.memberDown(id, reason);
     this.#log.info({ peer: id, reason }, 'peer removed');
+  }
+
+  #recordOf(publicKey: string): NodeRecord | undefined {
+    for (const [id, k] of this.#memberKeys)
+      if (k === publicKey) return this.#membership?.members().find((m) => m.id === id)?.record;
+    return undefined;
   }
 
   #peerName(publicKey: string): string {
@@ -420,6 +454,7 @@ export class Daemon {
       members: this.#membership?.members() ?? [],
       memberKeys: this.#memberKeys,
       peerStats: (name) => this.#ops?.peerStats(name),
+      transport: (key) => this.#transport?.mux.status(key),
     });
   }
 
@@ -439,6 +474,7 @@ export class Daemon {
     this.#client?.close();
     this.#ops?.stop();
     this.#dns?.close();
+    this.#transport?.mux.stop();
     await this.#engine?.stop();
     if (this.#tun) await tunExtrasDown(this.#o.config, this.#log);
     await this.#udp?.close().catch(() => undefined);

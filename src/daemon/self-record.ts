@@ -56,7 +56,7 @@ export function selfRecord(
     addresses: [...config.node.addresses],
     endpoints,
     apiUrl,
-    methods: ['wireguard'],
+    methods: [...config.transport.methods],
     routes: [...config.node.routes],
     ...(config.node.reach === 'outbound' && { reach: 'outbound' as const }),
   };

@@ -15,7 +15,10 @@ export interface PeerStatusRow {
   readonly publicKey: string;
   readonly addresses: readonly string[];
   readonly endpoint: string | null;
+  /** The negotiated transport method: wireguard, tls, null, or none (no common method; see `note`). */
   readonly method: string;
+  /** What the pair uses now: the method, or tls while a wireguard pair has fallen back to the stream. */
+  readonly path?: string;
   readonly lastHandshake: string | null;
   readonly rxBytes: number;
   readonly txBytes: number;
@@ -59,6 +62,10 @@ export interface StatusInputs {
   readonly memberKeys: ReadonlyMap<string, string>;
   /** RTT and rates by peer name (daemon/rtt.ts, daemon/traffic.ts). */
   readonly peerStats?: (name: string) => { rttMs: number | null; rxBps: number; txBps: number } | undefined;
+  /** Negotiated method and current path of a mesh peer by public key (transport/mux.ts). */
+  readonly transport?: (
+    publicKey: string,
+  ) => { readonly method: string; readonly path: string; readonly reason?: string } | undefined;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -81,19 +88,22 @@ export function buildStatus(i: StatusInputs): StatusReport {
     .map((m) => {
       const key = i.memberKeys.get(m.id);
       const t = traffic(key);
+      const tr = key === undefined ? undefined : i.transport?.(key);
       return {
         name: m.id,
         kind: 'mesh',
         state: m.state === 'dead' || m.admitted ? m.state : 'refused',
         publicKey: m.record!.publicKey,
         addresses: m.record!.addresses,
-        method: 'wireguard',
+        method: tr?.method ?? 'wireguard',
+        path: tr?.path ?? 'wireguard',
         ...t,
         endpoint: t.endpoint ?? m.record!.endpoints[0] ?? null,
         lastSeen: iso(m.lastSeen),
         ...stats(m.id),
         ...(m.record!.reach === 'outbound' && { reach: 'outbound' as const }),
         ...(noPathReason(i.self, m.record!) !== undefined && { note: noPathReason(i.self, m.record!)! }),
+        ...(tr?.reason !== undefined && { note: tr.reason }),
       };
     });
   const statics: PeerStatusRow[] = i.config.wireguard.staticPeers.map((p) => ({

@@ -35,6 +35,15 @@ export interface SendRouter {
   route(a: SendAction): boolean;
   /** An inner packet for a peer whose method carries packets without WireGuard (null); true: taken. */
   plain(peer: string, packet: Uint8Array): boolean;
+  /** An authenticated WireGuard message of `peer` arrived (the receive's `via` tells the router how). */
+  received(peer: string): void;
+}
+
+interface PlainCounters {
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
 }
 
 export class EngineCore {
@@ -46,6 +55,8 @@ export class EngineCore {
   readonly #handlers: ((e: EngineEvent) => void)[] = [];
   #hooks: CoreHooks | undefined;
   #router: SendRouter | undefined;
+  /** Traffic of peers on the null method (the device never sees it). */
+  readonly #plain = new Map<string, PlainCounters>();
 
   constructor(d: CoreDeps) {
     this.device = d.device;
@@ -87,6 +98,7 @@ export class EngineCore {
     const old = this.peers.get(publicKey);
     if (!old) return undefined;
     this.peers.delete(publicKey);
+    this.#plain.delete(publicKey);
     const touched = this.policy.remove(publicKey, old.allowedIps);
     this.device.removePeer(publicKey);
     return touched;
@@ -101,14 +113,28 @@ export class EngineCore {
   counters(publicKey: string): PeerCounters | undefined {
     const s = this.device.peerStatus(publicKey);
     if (!s) return undefined;
+    const p = this.#plain.get(publicKey);
     return {
-      rxBytes: s.rxBytes,
-      txBytes: s.txBytes,
-      rxPackets: s.rxPackets,
-      txPackets: s.txPackets,
+      rxBytes: s.rxBytes + (p?.rxBytes ?? 0),
+      txBytes: s.txBytes + (p?.txBytes ?? 0),
+      rxPackets: s.rxPackets + (p?.rxPackets ?? 0),
+      txPackets: s.txPackets + (p?.txPackets ?? 0),
       lastHandshakeWallMs: s.lastHandshakeWallMs,
       endpoint: s.endpoint,
     };
+  }
+
+  /** Counts a null-method packet of `peer`. */
+  countPlain(peer: string, dir: 'rx' | 'tx', bytes: number): void {
+    let p = this.#plain.get(peer);
+    if (!p) this.#plain.set(peer, (p = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 }));
+    if (dir === 'rx') {
+      p.rxBytes += bytes;
+      p.rxPackets++;
+    } else {
+      p.txBytes += bytes;
+      p.txPackets++;
+    }
   }
 
   onEvent(handler: (e: EngineEvent) => void): void {
@@ -132,9 +158,10 @@ export class EngineCore {
     this.policy.outsideToInside(peer, packet, (p) => this.#hooks!.writeTun(p));
   }
 
-  /** One WireGuard datagram from the underlay or a stream. */
-  receive(data: Uint8Array, from: WgEndpoint, now: number): void {
-    this.run(this.device.receive(data, from, now));
+  /** One WireGuard message from the underlay or (via 'tls') a stream, which never moves the endpoint. */
+  receive(data: Uint8Array, from: WgEndpoint, now: number, via: 'udp' | 'tls' = 'udp'): void {
+    const opts = this.#router ? { roam: via === 'udp', report: true } : undefined;
+    this.run(this.device.receive(data, from, now, opts));
   }
 
   run(actions: readonly WgAction[]): void {
@@ -154,6 +181,9 @@ export class EngineCore {
         case 'handshake':
           this.#metrics.inc('handshakes_total', { peer: this.peers.get(a.peer)?.name ?? a.peer, role: a.role });
           this.emit({ type: 'handshake', peer: a.peer, role: a.role });
+          break;
+        case 'received':
+          this.#router?.received(a.peer);
           break;
         case 'endpoint':
           h.other?.(a);

@@ -88,6 +88,16 @@ export class NativeEngine implements DataPlaneEngine {
     this.#fast.setPeer(id, ep?.host, ep?.port);
   }
 
+  /** Starts the peer's session afresh: a new handshake, keys and counters on whichever path it takes now. */
+  restartSession(peer: string): void {
+    const spec = this.core.peers.get(peer);
+    if (!spec) return;
+    const off = this.#offUdp.has(peer);
+    this.removePeer(peer);
+    if (off) this.#offUdp.add(peer);
+    this.upsertPeer(spec);
+  }
+
   start(): void {
     const limits = this.#d.device.limits;
     this.#fast.start((items) => this.#slowPath(items), {

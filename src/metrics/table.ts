@@ -34,6 +34,10 @@ export const dropReasons = {
   no_session_timeout:
     'outbound packet dropped while waiting for a session: the handshake gave up after rekeyAttemptTime or keys were zeroed',
   no_common_method: 'outbound packet to a peer with no common transport method',
+  stream_queue_full: 'message for a peer on the tls transport while its stream send buffer was full',
+  stream_unavailable: 'message for a peer on the tls transport while its stream was not connected',
+  null_unknown_sender: 'null-method datagram from a sender that is not a peer using the null method',
+  probe_invalid: 'UDP path probe that failed authentication, came from an unknown peer or answered no ping',
   tun_write_failed: 'decrypted packet the TUN device refused',
   udp_send_failed: 'encrypted packet the UDP socket refused',
   queue_full: 'a bounded queue between stages was full',
@@ -46,6 +50,26 @@ export const dropReasons = {
 export type DropReason = keyof typeof dropReasons;
 
 export const metricTable = {
+  peer_transport: {
+    kind: 'gauge',
+    help: 'Transport of each peer: 1 for the method it uses now (wireguard, tls, null or none: no common method)',
+    labels: ['peer', 'method'],
+  },
+  transport_switches_total: {
+    kind: 'counter',
+    help: 'Automatic path switches of peers between wireguard (UDP) and the tls stream',
+    labels: ['from', 'to'],
+  },
+  transport_probes_total: {
+    kind: 'counter',
+    help: 'Authenticated UDP path probes: pings sent, pings answered, pongs received',
+    labels: ['kind'],
+  },
+  transport_streams_total: {
+    kind: 'counter',
+    help: 'tls transport streams opened (dialed or accepted) and failed dial attempts',
+    labels: ['event'],
+  },
   fanout_packets_total: {
     kind: 'counter',
     help: 'Copies of broadcast and multicast packets sent to peers, by kind',
