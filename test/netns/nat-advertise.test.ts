@@ -1,0 +1,120 @@
+// Listen on one address/port, advertise another (issue #4, NAT): node A sits behind router r1, which
+// forwards public ports to it (nft DNAT, as a port forward or a Kubernetes NodePort would):
+//
+//   n1 (P) ─┐                          ┌ lan ── n3 (A) listens 0.0.0.0:51820 (UDP) and 0.0.0.0:4567 (API)
+//   n2 (Q) ─┴─ bridge ── wan ─ r1: 198.18.<k>.254:40001/udp → A:51820, :40002/tcp → A:4567, masquerade
+//
+// A announces wireguard.advertise 198.18.<k>.254:40001 and control.advertiseUrl https://198.18.<k>.254:40002.
+// P bootstraps through A's advertised URL, membership probes A there, and P's first packet to A (before A
+// has sent any) goes to the advertised endpoint.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab, waitFor } from '../helpers/netns.js';
+import { Mesh, type PeerRow } from '../helpers/mesh.js';
+import { forwarded, natRouter, type NatRouter } from '../helpers/nat-router.js';
+import { ping, tcpTransfer } from '../helpers/transfer.js';
+
+const failureTimeoutMs = 4000;
+let lab: Lab;
+let mesh: Mesh;
+let router: NatRouter;
+let advertisedUdp: string;
+let advertisedUrl: string;
+
+const peerRow = async (on: string, name: string): Promise<PeerRow | undefined> =>
+  (await mesh.status(on)).peers.find((p) => p.name === name);
+
+before(async () => {
+  lab = await Lab.create('nat-a-', { nodes: 3 });
+  router = await natRouter(lab, lab.node('n3'), {
+    name: 'r1',
+    wanHost: 254,
+    lanNet: 252,
+    forwards: [
+      { proto: 'udp', wanPort: 40001, toPort: 51820 },
+      { proto: 'tcp', wanPort: 40002, toPort: 4567 },
+    ],
+  });
+  advertisedUdp = `${router.wanIp}:40001`;
+  advertisedUrl = `https://${router.wanIp}:40002`;
+  mesh = await Mesh.create(lab, {
+    bootstrap: { n2: ['n1'] },
+    patch: (node, c) => {
+      c.membership = { probeIntervalMs: 500, failureTimeoutMs };
+      if (node === 'n1') c.cluster = { ...c.cluster, bootstrap: [advertisedUrl] };
+      if (node === 'n3') {
+        c.wireguard = { ...c.wireguard, listen: '0.0.0.0:51820', advertise: [advertisedUdp] };
+        c.control = { ...c.control, listen: '0.0.0.0:4567', advertiseUrl: advertisedUrl };
+      }
+    },
+  });
+  mesh.start('n3');
+  await waitFor(async () => (await mesh.status('n3')).node.apiUrl === advertisedUrl, {
+    what: 'A to run',
+    timeoutMs: 15_000,
+    intervalMs: 250,
+  });
+  mesh.start('n1');
+  mesh.start('n2');
+});
+
+after(async () => {
+  if (mesh) console.log(mesh.logs().slice(-5000));
+  await mesh?.cleanup();
+  await lab?.destroy();
+});
+
+test('(3) A announces the forwarded address and port; P joins through them and reaches A first', async () => {
+  await mesh.waitConverged(['n1', 'n2', 'n3'], 30_000);
+  const a = await mesh.status('n3');
+  assert.deepEqual(a.node.endpoints, [advertisedUdp]);
+  assert.equal(a.node.apiUrl, advertisedUrl);
+  // P and Q hold A's advertised endpoint (from its record; A's own packets leave from it too).
+  for (const pub of ['n1', 'n2']) assert.equal((await peerRow(pub, 'n3'))?.endpoint, advertisedUdp, pub);
+  // The router's port forwards carried the membership requests (TCP) and handshakes/data (UDP) to A.
+  const udpIn = await forwarded(lab, router, 'udp', 51820);
+  const tcpIn = await forwarded(lab, router, 'tcp', 4567);
+  assert.ok(tcpIn > 0, 'no control request came through the advertised URL');
+  // P reaches A: through the advertised port, which the router forwards to A's listen port.
+  const r = await ping(lab, lab.node('n1').ns, mesh.overlay4('n3'), { count: 3 });
+  assert.equal(r.received, 3, r.output);
+  assert.equal((await peerRow('n1', 'n3'))?.endpoint, advertisedUdp, 'P still talks to the advertised endpoint');
+  const udpAfter = await forwarded(lab, router, 'udp', 51820);
+  assert.ok(udpAfter > udpIn, 'the pings did not come through the advertised UDP port');
+  console.log(
+    `# advertise: port forwards carried ${tcpIn} TCP packets (API) and ${udpAfter} UDP packets (WireGuard) to A`,
+  );
+  for (const [from, to] of [
+    ['n2', 'n3'],
+    ['n3', 'n1'],
+    ['n3', 'n2'],
+  ] as const) {
+    const p = await ping(lab, lab.node(from).ns, mesh.overlay4(to), { count: 3 });
+    assert.equal(p.received, 3, `${from} → ${to}: ${p.output}`);
+  }
+  const size = 8 * 1024 * 1024;
+  for (const [from, to] of [
+    ['n1', 'n3'],
+    ['n3', 'n2'],
+  ] as const) {
+    const t = await tcpTransfer(lab, lab.node(from).ns, lab.node(to).ns, mesh.overlay4(to), size);
+    assert.equal(t.bytesReceived, size);
+    assert.equal(t.receivedSha256, t.sentSha256);
+    console.log(`# advertise ${from} → ${to}: 8 MiB in ${t.seconds.toFixed(2)} s, sha256 equal`);
+  }
+});
+
+test('(3) membership reaches A only through its advertised URL, and keeps it alive', async () => {
+  // Three failure timeouts: A is probed directly at the forwarded port and never suspected.
+  const until = Date.now() + 3 * failureTimeoutMs;
+  let samples = 0;
+  while (Date.now() < until) {
+    for (const pub of ['n1', 'n2']) assert.equal((await peerRow(pub, 'n3'))?.state, 'alive', pub);
+    samples++;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const metrics = await mesh.metricsText('n1');
+  const pings = /tunmesh_membership_messages_total\{type="ping",direction="out"\} (\d+)/.exec(metrics);
+  assert.ok(pings && Number(pings[1]) > 0, 'P probes members');
+  console.log(`# advertise: A alive on P and Q in ${samples} samples over ${(3 * failureTimeoutMs) / 1000} s`);
+});
