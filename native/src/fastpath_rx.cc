@@ -29,6 +29,7 @@ struct Punted {
 }  // namespace
 
 void Core::RunRx() {
+  pthread_setname_np(pthread_self(), opt.threads > 1 ? "tunmesh-rx" : "tunmesh-txrx");
   Aead aead;
   const int kMsgs = 32;
   const size_t bufSize = udpGro ? 65536 : 16384;

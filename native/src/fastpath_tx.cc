@@ -72,6 +72,7 @@ std::unique_ptr<TxPath, TxPathDeleter> NewTxPath(Core& c) { return std::unique_p
 void TxPathDeleter::operator()(TxPath* t) const { delete t; }
 
 void Core::RunTx() {
+  pthread_setname_np(pthread_self(), "tunmesh-tx");  // for perf and top -H
   pollfd fds[2] = {{tunFd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
   while (!stopping_.load(std::memory_order_relaxed)) {
     int pr = poll(fds, 2, 1000);

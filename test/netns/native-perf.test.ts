@@ -5,6 +5,7 @@
 // loss beyond what UDP at an unlimited rate may lose.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Lab } from '../helpers/netns.js';
@@ -20,6 +21,8 @@ const seconds = Number(process.env.TUNMESH_PERF_SECONDS ?? 5);
 // scaling run; TUNMESH_PERF_NODE_OPTIONS is the daemons' NODE_OPTIONS (e.g. --max-semi-space-size=1).
 const fakePeers = Number(process.env.TUNMESH_PERF_FAKE_PEERS ?? 0);
 const nodeOptions = process.env.TUNMESH_PERF_NODE_OPTIONS;
+// TUNMESH_PERF_PROFILE=<dir>: `perf record -g` of both daemons during each run, top symbols printed.
+const profileDir = process.env.TUNMESH_PERF_PROFILE;
 let lab: Lab;
 let mesh: Mesh;
 
@@ -28,16 +31,25 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
-async function iperf(args: string[]): Promise<{ gbps: number; lost: number; cpuS: number; text: string }> {
+async function iperf(
+  args: string[],
+): Promise<{ gbps: number; lost: number; cpuS: number; text: string; profile: string[] }> {
   const [n1, n2] = [lab.node('n1'), lab.node('n2')];
   const server = lab.spawn(n2.ns, 'iperf3', ['-s', '-1', '-B', mesh.overlay4('n2')]);
   await new Promise((r) => setTimeout(r, 300));
   const pids = ['n1', 'n2'].map((n) => mesh.proc(n).pid);
   const cpu0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const data = profileDir && `${profileDir}/perf-${args.join('') || 'tcp'}.data`;
+  const rec =
+    data &&
+    spawn('perf', ['record', '-g', '-o', data, '-p', pids.join(','), '--', 'sleep', String(seconds)], {
+      stdio: 'ignore',
+    });
   const r = await lab.exec(n1.ns, 'iperf3', ['-c', mesh.overlay4('n2'), '-J', '-t', String(seconds), ...args], {
     timeoutMs: (seconds + 20) * 1000,
   });
   const cpuS = pids.reduce((a, p) => a + cpuSeconds(p), 0) - cpu0;
+  if (rec) await new Promise((r) => (rec.exitCode !== null ? r(null) : rec.once('exit', r)));
   await server.waitExit(5000);
   const j = JSON.parse(r.stdout) as {
     end: {
@@ -52,8 +64,15 @@ async function iperf(args: string[]): Promise<{ gbps: number; lost: number; cpuS
   const lost = udp ? (j.end.sum!.lost_percent ?? 0) : 0;
   const gbps = bps / 1e9;
   const gb = (bps * seconds) / 8 / 1e9;
+  const profile: string[] = [];
+  if (data) {
+    const args = ['report', '-i', data, '--no-children', '--sort', 'comm,sym', '--stdio', '-g', 'none'];
+    const report = spawnSync('perf', args, { encoding: 'utf8' }).stdout;
+    const lines = report.split('\n').filter((x) => /^\s+\d/.test(x));
+    profile.push(...lines.slice(0, 30).map((l) => `profile ${l.trim()}`));
+  }
   const text = `${args.join(' ')}: ${gbps.toFixed(2)} Gbit/s received, lost ${lost.toFixed(1)} %, CPU ${cpuS.toFixed(1)} s (${(cpuS / gb).toFixed(1)} CPU-s/GB)`;
-  return { gbps, lost, cpuS, text };
+  return { gbps, lost, cpuS, text, profile };
 }
 
 before(async () => {
@@ -89,6 +108,7 @@ test('native engine: UDP and TCP throughput n1 -> n2', { skip, timeout: 120_000 
   for (const args of [['-u', '-b', '0', '-l', '1392'], ['-u', '-b', '0', '-l', '1400'], []]) {
     const r = await iperf(args);
     t.diagnostic(r.text);
+    for (const l of r.profile) t.diagnostic(l);
     results.push(r);
   }
   for (const n of ['n1', 'n2']) {
