@@ -47,9 +47,7 @@ export async function natRouter(lab: Lab, node: LabNode, o: NatRouterOptions): P
     .map((f) => `    iifname "wan" ${f.proto} dport ${f.wanPort} dnat to ${lanIp}:${f.toPort}`)
     .join('\n');
   // Counts every forwarded packet (nat chains see only the first packet of a flow).
-  const counted = (o.forwards ?? [])
-    .map((f) => `    iifname "wan" ${f.proto} dport ${f.toPort} counter`)
-    .join('\n');
+  const counted = (o.forwards ?? []).map((f) => `    iifname "wan" ${f.proto} dport ${f.toPort} counter`).join('\n');
   // A static UDP port forward maps both ways: what the node sends from its port leaves from the public one.
   const snat = (o.forwards ?? [])
     .filter((f) => f.proto === 'udp')
