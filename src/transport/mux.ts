@@ -71,6 +71,8 @@ const dialBackoffMinMs = 500;
 const dialBackoffMaxMs = 30_000;
 const streamIdleCloseMs = 30_000;
 const pongsPerSecond = 20;
+/** After our own switch, stream messages the peer sent before it heard of it do not make us mirror. */
+const mirrorHoldMs = 2_000;
 
 interface Stream {
   readonly socket: Duplex;
@@ -84,6 +86,7 @@ interface PeerState {
   machine: PathMachine | undefined;
   /** The peer last spoke to us over the stream: answer there (the side that did not decide mirrors). */
   mirrorTls: boolean;
+  mirrorHoldUntil: number;
   path: PathName;
   stream: Stream | undefined;
   pending: Buffer[];
@@ -139,6 +142,7 @@ export class TransportMux {
         n,
         machine: undefined,
         mirrorTls: false,
+        mirrorHoldUntil: 0,
         path: 'none',
         stream: undefined,
         pending: [],
@@ -248,7 +252,8 @@ export class TransportMux {
     if (!t) return;
     if (this.#via === 'tls') {
       t.streamRx = true;
-      if (!t.mirrorTls && t.machine?.path !== 'tls' && t.n.method === 'wireguard') {
+      const held = this.#d.now() < t.mirrorHoldUntil;
+      if (!t.mirrorTls && !held && t.machine?.path !== 'tls' && t.n.method === 'wireguard') {
         t.mirrorTls = true;
         this.#update(t);
       }
@@ -320,8 +325,11 @@ export class TransportMux {
     this.#d.metrics.inc('transport_switches_total', { from, to });
     this.#d.log.info({ peer: this.#d.peerName(t.key), from, to }, 'transport fallback: switching path');
     this.#d.onSwitch?.(t.key, from, to);
-    // Our own decision overrides mirroring: on recovery we speak UDP first so the peer follows.
+    // Our own decision overrides mirroring: on recovery we speak UDP first so the peer follows, and the
+    // stream messages still in flight from the peer (it may switch back a moment later) do not pull us
+    // back onto the stream; two sides recovering together would otherwise mirror each other forever.
     t.mirrorTls = false;
+    t.mirrorHoldUntil = this.#d.now() + mirrorHoldMs;
     this.#update(t);
     // Keys and counters the fast path used on one path must not meet the other path's (native only).
     this.#d.engine.restartSession?.(t.key);
