@@ -14,8 +14,10 @@
 //  then N stops: P and Q declare it dead within the failure timeout.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
 import { Lab, waitFor } from '../helpers/netns.js';
-import { Mesh, type PeerRow } from '../helpers/mesh.js';
+import { Mesh, cliPath, type PeerRow } from '../helpers/mesh.js';
 import { natRouter, renumber, sysctlIn, type NatRouter } from '../helpers/nat-router.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
@@ -79,7 +81,17 @@ test('(1) N joins and talks both ways with P and Q; P and Q learn its translated
   }
   const n3 = await mesh.status('n3');
   assert.deepEqual(n3.node.endpoints, [], 'a NATed node announces no endpoint of its own');
-  // The public side initiates: P→N and Q→N first, then N→P and N→Q.
+  // The public side initiates: P→N and Q→N first, then N→P and N→Q. The first handshake of a pair can take
+  // one retry (5 s): N may learn a public node before that node has N's record, which drops N's first
+  // initiation; and the transport layer may try its tls fallback meanwhile. So: through once, then exact.
+  for (const [from, to] of [
+    ['n1', 'n3'],
+    ['n2', 'n3'],
+  ] as const)
+    await waitFor(
+      async () => (await ping(lab, lab.node(from).ns, mesh.overlay4(to), { count: 1, timeoutS: 1 })).received === 1,
+      { what: `a first ${from} → ${to} ping`, timeoutMs: 20_000, intervalMs: 100 },
+    );
   for (const [from, to] of [
     ['n1', 'n3'],
     ['n2', 'n3'],
@@ -101,7 +113,37 @@ test('(1) N joins and talks both ways with P and Q; P and Q learn its translated
   }
 });
 
+/** N's keepalive, changed live (`tunmesh reload`; 0 = off even behind NAT until a restart). */
+async function setKeepalive(sec: number): Promise<void> {
+  const file = mesh.configFile('n3');
+  const c = parse(await readFile(file, 'utf8')) as Record<string, Record<string, unknown>>;
+  c.wireguard = { ...c.wireguard, persistentKeepaliveSec: sec };
+  await writeFile(file, stringify(c));
+  await lab.exec(lab.node('n3').ns, process.execPath, [cliPath, 'reload', '-c', file]);
+}
+
 test('(2) R35: with conntrack 2 s and keepalive 1 s, the reverse direction delivers after 3 s and 60 s idle', async () => {
+  // Truly idle tunnels: the daemons' RTT probes (a UDP echo through every tunnel each second) would keep
+  // the NAT mapping open by themselves, so they are dropped at the TUN of every node.
+  for (const n of ['n1', 'n2', 'n3'])
+    await lab.exec(lab.node(n).ns, 'nft', ['-f', '-'], {
+      input: `table inet natrtt {
+  chain out { type filter hook output priority 0; policy accept; oifname "tunmesh0" udp dport 4568 drop; oifname "tunmesh0" udp sport 4568 drop; }
+}
+`,
+    });
+  // Control: without the keepalive the mapping expires and the public side cannot get through.
+  await setKeepalive(0);
+  await new Promise((r) => setTimeout(r, 4000));
+  const blocked = await ping(lab, lab.node('n1').ns, mesh.overlay4('n3'), { count: 1, timeoutS: 2 });
+  assert.equal(blocked.received, 0, 'without keepalive the reverse direction still worked: the test proves nothing');
+  await setKeepalive(1);
+  // N's next keepalive opens a new mapping and P follows it.
+  await waitFor(
+    async () => (await ping(lab, lab.node('n1').ns, mesh.overlay4('n3'), { count: 1, timeoutS: 1 })).received === 1,
+    { what: 'P → N again once the keepalive is back', timeoutMs: 15_000, intervalMs: 100 },
+  );
+  console.log('# R35 control: with keepalive off, P → N after 4 s idle: 0/1 delivered');
   for (const idleMs of [3000, idleLongMs]) {
     // Idle: no application traffic. Meanwhile N must stay alive everywhere (membership never contacts
     // it, so only its heartbeats keep it): sampled every second.
@@ -166,20 +208,27 @@ test('(4) roaming: N moves to another subnet during a TCP transfer P→N; it com
 test('N stops: P and Q declare it dead within the failure timeout', async () => {
   const stoppedAt = Date.now();
   mesh.proc('n3').kill('SIGKILL');
-  let lastSeen = '';
-  for (const pub of ['n1', 'n2'])
-    await waitFor(
-      async () => {
-        const row = await peerRow(pub, 'n3');
-        if (pub === 'n1' && row?.state === 'alive') lastSeen = String((row as { lastSeen?: string }).lastSeen);
-        return row?.state !== 'alive';
-      },
-      { what: `${pub} to declare N dead`, timeoutMs: failureTimeoutMs + 4000, intervalMs: 100 },
-    );
-  const ms = Date.now() - stoppedAt;
+  // Measured from the daemons' own log lines (status through the CLI takes ~1 s a call on this machine).
+  const downAt = (node: string): number | undefined => {
+    for (const l of mesh.proc(node).lines()) {
+      if (!l.includes('"node n3 down (failed)"')) continue;
+      const t = Date.parse((JSON.parse(l) as { time: string }).time);
+      if (t >= stoppedAt) return t;
+    }
+    return undefined;
+  };
+  const took: number[] = [];
+  for (const pub of ['n1', 'n2']) {
+    const at = await waitFor(() => downAt(pub), {
+      what: `${pub} to declare N dead`,
+      timeoutMs: failureTimeoutMs + 4000,
+      intervalMs: 50,
+    });
+    took.push(at - stoppedAt);
+    assert.notEqual((await peerRow(pub, 'n3'))?.state, 'alive', pub);
+  }
   console.log(
-    `# NATed node declared dead on P and Q ${ms} ms after SIGKILL (failure timeout ${failureTimeoutMs} ms); P's last sign of life from it ${Date.parse(lastSeen) - stoppedAt} ms after the kill`,
+    `# NATed node declared dead on P and Q ${took.join(' / ')} ms after SIGKILL (failure timeout ${failureTimeoutMs} ms)`,
   );
-  // Same margin as mesh.test.ts: status is polled through the CLI (≈ 0.2 s a call) on a busy machine.
-  assert.ok(ms <= failureTimeoutMs + 2000, `${ms} ms`);
+  for (const ms of took) assert.ok(ms <= failureTimeoutMs, `${ms} ms`);
 });
