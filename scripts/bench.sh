@@ -2,8 +2,8 @@
 # npm run bench [-- --update-docs] [--systems "raw tunmesh-native ..."] [--no-scaling]
 #
 # Data-plane benchmark: in fresh namespaces (tmbench-1, tmbench-2 on one veth) it measures raw veth,
-# tunmesh (native and js engines, through the real CLI), wireguard-go and fastd side by side: iperf3 TCP
-# with 1 and 4 streams, UDP 1400 B, idle ping RTT, CPU-seconds per GB of the VPN processes and their
+# tunmesh (native and js engines through the real CLI, and the null and tls transport methods), wireguard-go
+# and fastd side by side: iperf3 TCP with 1 and 4 streams, UDP 1400 B, idle ping RTT, CPU-seconds per GB of the VPN processes and their
 # peak RSS; then tunmesh native with 1, 100 and 1000 configured peers. Writes artifacts/bench/<ts>.json,
 # prints a markdown table with ratios to the best peer; --update-docs rewrites docs/BENCHMARKS.md.
 # Needs root, iproute2, iperf3, jq; wireguard-go + wg and fastd are optional (missing = skipped).
@@ -18,7 +18,7 @@ source "$BENCH_DIR/systems.sh"
 
 UPDATE_DOCS=0
 SCALING=1
-SYSTEMS="raw tunmesh-native tunmesh-js wireguard-go fastd-salsa2012+umac fastd-null"
+SYSTEMS="raw tunmesh-native tunmesh-js tunmesh-null tunmesh-tls wireguard-go fastd-salsa2012+umac fastd-null"
 while (($#)); do
   case $1 in
     --update-docs) UPDATE_DOCS=1 ;;
@@ -62,6 +62,9 @@ setup_system() {  # prints the version line
     raw) sys_raw ;;
     tunmesh-native) sys_tunmesh native "${2:-0}" ;;
     tunmesh-js) sys_tunmesh js ;;
+    # Transport methods (issue #4): both nodes list only this method; native engine (JS carries these).
+    tunmesh-null) sys_tunmesh native 0 null ;;
+    tunmesh-tls) sys_tunmesh native 0 tls ;;
     wireguard-go) sys_wireguard_go ;;
     fastd-*) sys_fastd "${1#fastd-}" ;;
     *) return 1 ;;

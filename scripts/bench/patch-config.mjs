@@ -13,12 +13,15 @@ const { positionals, values } = parseArgs({
     mtu: { type: 'string', default: '1420' },
     tun: { type: 'string' },
     'fake-peers': { type: 'string', default: '0' },
+    // Transport methods (comma-separated), e.g. null or tls: both nodes list only these.
+    methods: { type: 'string' },
   },
 });
 const file = positionals[0];
 const config = parse(readFileSync(file, 'utf8'));
 config.dataplane = { ...config.dataplane, engine: values.engine };
 config.tun = { ...config.tun, mtu: Number(values.mtu), ...(values.tun ? { name: values.tun } : {}) };
+if (values.methods) config.transport = { ...config.transport, methods: values.methods.split(',') };
 const fake = Number(values['fake-peers']);
 if (fake > 0) {
   config.wireguard ??= {};

@@ -8,11 +8,11 @@ sys_raw() {
   echo "kernel $(uname -r) veth"
 }
 
-# sys_tunmesh <native|js> [fake peers]: the real CLI (config init + run) in both namespaces; B bootstraps
+# sys_tunmesh <native|js> [fake peers] [transport method]: the real CLI (config init + run) in both namespaces; B bootstraps
 # from A through the control API, so the peers come from the membership protocol. Fake peers are static
 # peers without endpoints (allowed IPs 198.19.<x>.<y>/32), to measure the cost of large tables.
 sys_tunmesh() {
-  local engine=$1 fake=${2:-0} n ul ov ov6 boot
+  local engine=$1 fake=${2:-0} method=${3:-} n ul ov ov6 boot
   local tm=(node "$ROOT/dist/cli/main.js")
   "${tm[@]}" secret generate >"$RUNDIR/cluster.secret"
   chmod 600 "$RUNDIR/cluster.secret"
@@ -23,12 +23,12 @@ sys_tunmesh() {
       --listen "$ul:51820" --api-listen "$ul:4567" "${boot[@]}" --secret-file "$RUNDIR/cluster.secret" \
       --cert "$RUNDIR/cert.pem" --key "$RUNDIR/key.pem" --private-key-file "$RUNDIR/$n.key" >"$RUNDIR/$n.yaml" 2>/dev/null
     node "$BENCH_DIR/patch-config.mjs" "$RUNDIR/$n.yaml" --engine "$engine" --mtu "$MTU" --fake-peers "$fake" \
-      --tun "tmbtm$n"
+      --tun "tmbtm$n" ${method:+--methods "$method"}
   done
   spawn "$NS_A" "$RUNDIR/a.log" "${tm[@]}" run -c "$RUNDIR/a.yaml"
   sleep 0.5
   spawn "$NS_B" "$RUNDIR/b.log" "${tm[@]}" run -c "$RUNDIR/b.yaml"
-  echo "tunmesh $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo dev) ($engine engine)"
+  echo "tunmesh $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo dev) ($engine engine${method:+, method $method})"
 }
 
 sys_wireguard_go() {
