@@ -96,3 +96,31 @@ test('SelfAddressWatcher announces a changed address once, and ignores a moment 
   clock.advance(5000);
   assert.equal(changes.length, 1, 'stopped');
 });
+
+test('status: a NATed member is marked, and a NAT↔NAT pair says it has no path (text and JSON)', async () => {
+  const { buildStatus } = await import('../../src/daemon/status.js');
+  const { renderStatus } = await import('../../src/cli/commands/status.js');
+  const self = rec('me', { reach: 'outbound', endpoints: [] });
+  const member = (r: NodeRecord) => ({ id: r.id, state: 'alive' as const, lastSeen: 0, admitted: true, record: r });
+  const report = buildStatus({
+    config: {
+      node: { name: 'me', reach: 'outbound', addresses: [] },
+      wireguard: { staticPeers: [] },
+    } as unknown as Config,
+    self,
+    startedAtMs: 0,
+    nowWallMs: 1000,
+    engine: undefined,
+    members: [member(rec('pub')), member(rec('nat2', { reach: 'outbound', endpoints: [] }))],
+    memberKeys: new Map(),
+  });
+  const nat2 = report.peers.find((p) => p.name === 'nat2')!;
+  const pub = report.peers.find((p) => p.name === 'pub')!;
+  assert.equal(nat2.reach, 'outbound');
+  assert.match(nat2.note ?? '', /no path: both nodes are behind NAT/);
+  assert.equal(pub.note, undefined);
+  assert.equal(report.node.reach, 'outbound');
+  const text = renderStatus(report, 1000);
+  assert.match(text, /nat2: no path: both nodes are behind NAT/);
+  assert.match(text, /reach outbound/);
+});
