@@ -3,7 +3,8 @@
 // thread does with each opened packet is observed at a UDP listener behind the TUN and in the slow queue.
 // Proves: packets from a routed source are delivered; an unrouted source or a broadcast/multicast
 // destination goes up as SlowItem kind 2 with the peer's id; consecutive UDP datagrams of one flow are
-// written as one USO super-packet when the kernel accepts it (and arrive intact either way); start/stop
+// written as one USO super-packet when the kernel accepts it (and arrive intact either way); a local UDP
+// GSO train read from the TUN is split into valid datagrams and sealed for the peer; start/stop
 // cycles of the fast path and the TUN reader leave no file descriptor behind.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,7 +54,8 @@ async function rx() {
   fp.setPeer(7, '127.0.0.1', peer.address().port);
   fp.setRoutes(7, Uint8Array.from([4, 32, 198, 19, 0, 2]));
   const recvKey = crypto.randomBytes(32);
-  fp.addKeypair(7, 1001, 2002, crypto.randomBytes(32), recvKey, 0, true);
+  const sendKey = crypto.randomBytes(32);
+  fp.addKeypair(7, 1001, 2002, sendKey, recvKey, 0, true);
   const fill = (n, v) => Buffer.alloc(n, v);
   const inner = [
     udp4('198.19.0.2', '198.19.0.1', 5000, 9000, fill(100, 1)),   // routed: delivered
@@ -72,8 +74,26 @@ async function rx() {
   fp.start((its) => { for (const it of its) items.push({ kind: it.kind, peer: it.peer, data: it.data.toString('hex') }); }, limits);
   await sleep(600);
   const stats = fp.stats();
+  // Outbound: a local sender with UDP_SEGMENT hands the TUN one 4500-byte train (one super-packet when
+  // the TUN takes USO); the peer must get five sealed datagrams that open to valid UDP packets.
+  const sealed = [];
+  peer.on('message', (m) => sealed.push(m));
+  const py = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(17, 103, 1000); " +
+    "s.sendto(bytes(i % 251 for i in range(4500)), ('198.19.0.2', 7000))";
+  execFileSync('python3', ['-c', py]);
+  await sleep(500);
+  const outbound = sealed.map((m) => {
+    const d = crypto.createDecipheriv('chacha20-poly1305', sendKey, Buffer.concat([Buffer.alloc(4), m.subarray(8, 16)]), { authTagLength: 16 });
+    d.setAuthTag(m.subarray(m.length - 16));
+    const p = Buffer.concat([d.update(m.subarray(16, m.length - 16)), d.final()]);
+    const n = p.readUInt16BE(2), udp = p.subarray(20, n);
+    const pseudo = sum(p.subarray(12, 20)) + 17 + udp.length;
+    return { receiver: m.readUInt32LE(4), len: n, udpOk: fold(sum(udp, pseudo)) === 0xffff, payload: udp.subarray(8).toString('hex') };
+  });
+  const superPackets = fp.stats().tunSuperPackets - stats.tunSuperPackets;
   fp.stop(); fp.close(); peer.close(); listener.close();
-  console.log(JSON.stringify({ tun, items, got, stats, inner: inner.map((p) => p.toString('hex')) }));
+  const train = Buffer.from(Array.from({ length: 4500 }, (_, i) => i % 251)).toString('hex');
+  console.log(JSON.stringify({ tun, items, got, stats, inner: inner.map((p) => p.toString('hex')), outbound, superPackets, train }));
 }
 
 async function fds() {
@@ -112,6 +132,9 @@ after(async () => {
 });
 
 interface RxResult {
+  outbound: { receiver: number; len: number; udpOk: boolean; payload: string }[];
+  superPackets: number;
+  train: string;
   tun: { vnetHdr: boolean; uso?: boolean };
   items: { kind: number; peer?: number; data: string }[];
   got: string[];
@@ -148,6 +171,13 @@ test(
     } else {
       assert.equal(r.stats.tunWrites, 25, JSON.stringify(r.stats));
     }
+    // Outbound UDP GSO train: split into five datagrams with valid checksums, sealed for receiver 2002.
+    assert.equal(r.superPackets, r.tun.uso ? 1 : 0);
+    assert.deepEqual(
+      r.outbound.map((o) => [o.receiver, o.len, o.udpOk]),
+      [1028, 1028, 1028, 1028, 528].map((n) => [2002, n, true]),
+    );
+    assert.equal(r.outbound.map((o) => o.payload).join(''), r.train);
   },
 );
 
