@@ -5,8 +5,9 @@
 //   n2 (Q) ─┴─ bridge ── wan ─ r1: 198.18.<k>.254:40001/udp → A:51820, :40002/tcp → A:4567, masquerade
 //
 // A announces wireguard.advertise 198.18.<k>.254:40001 and control.advertiseUrl https://198.18.<k>.254:40002.
-// P bootstraps through A's advertised URL, membership probes A there, and P's first packet to A (before A
-// has sent any) goes to the advertised endpoint.
+// P bootstraps through A's advertised URL, membership probes A there, and P's packets to A go to the
+// advertised endpoint. Then a public node Q whose address changes (roams) during a transfer: it keeps its
+// sessions, announces its new address (re-derived), and stays alive in membership.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor } from '../helpers/netns.js';
@@ -42,6 +43,11 @@ before(async () => {
     patch: (node, c) => {
       c.membership = { probeIntervalMs: 500, failureTimeoutMs };
       if (node === 'n1') c.cluster = { ...c.cluster, bootstrap: [advertisedUrl] };
+      // Q derives what it announces from its interfaces (the roaming test changes its address).
+      if (node === 'n2') {
+        c.wireguard = { ...c.wireguard, listen: '0.0.0.0:51820' };
+        c.control = { ...c.control, listen: '0.0.0.0:4567', advertiseUrl: '' };
+      }
       if (node === 'n3') {
         c.wireguard = { ...c.wireguard, listen: '0.0.0.0:51820', advertise: [advertisedUdp] };
         c.control = { ...c.control, listen: '0.0.0.0:4567', advertiseUrl: advertisedUrl };
@@ -117,4 +123,44 @@ test('(3) membership reaches A only through its advertised URL, and keeps it ali
   const pings = /tunmesh_membership_messages_total\{type="ping",direction="out"\} (\d+)/.exec(metrics);
   assert.ok(pings && Number(pings[1]) > 0, 'P probes members');
   console.log(`# advertise: A alive on P and Q in ${samples} samples over ${(3 * failureTimeoutMs) / 1000} s`);
+});
+
+test('roaming of a public node: Q changes address mid-transfer, keeps its sessions and announces the new one', async () => {
+  const q = lab.node('n2');
+  const next = `198.18.${lab.subnetIndex}.12`;
+  const size = 64 * 1024 * 1024;
+  const transfer = tcpTransfer(lab, lab.node('n1').ns, q.ns, mesh.overlay4('n2'), size, { timeoutMs: 120_000 });
+  await new Promise((r) => setTimeout(r, 700));
+  const movedAt = Date.now();
+  // The new address first, then the old one goes (promote_secondaries keeps the new one alive).
+  await lab.exec(q.ns, 'sysctl', ['-qw', 'net.ipv4.conf.eth0.promote_secondaries=1']);
+  await lab.exec(q.ns, 'ip', ['addr', 'add', `${next}/24`, 'dev', 'eth0']);
+  await lab.exec(q.ns, 'ip', ['addr', 'del', `${q.ipv4}/24`, 'dev', 'eth0']);
+  await waitFor(
+    async () => (await ping(lab, lab.node('n1').ns, mesh.overlay4('n2'), { count: 1, timeoutS: 1 })).received === 1,
+    { what: 'P → Q ping after the move', timeoutMs: 5000, intervalMs: 50 },
+  );
+  const resumedMs = Date.now() - movedAt;
+  const t = await transfer;
+  assert.equal(t.bytesReceived, size);
+  assert.equal(t.receivedSha256, t.sentSha256);
+  // Q announces the new address (re-derived every 2 s), and P's peer follows it.
+  await waitFor(async () => (await mesh.status('n2')).node.endpoints.includes(`${next}:51820`), {
+    what: "Q's record to carry its new endpoint",
+    timeoutMs: 10_000,
+    intervalMs: 250,
+  });
+  assert.equal((await peerRow('n1', 'n2'))?.endpoint, `${next}:51820`);
+  // Membership reaches Q at its new URL: alive on P and A for three failure timeouts.
+  const until = Date.now() + 3 * failureTimeoutMs;
+  while (Date.now() < until) {
+    for (const on of ['n1', 'n3']) assert.equal((await peerRow(on, 'n2'))?.state, 'alive', `${on} holds Q`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const r = await ping(lab, lab.node('n3').ns, mesh.overlay4('n2'), { count: 3 });
+  assert.equal(r.received, 3, `A → Q after the move: ${r.output}`);
+  console.log(
+    `# roaming (public node): Q ${q.ipv4} → ${next} mid-transfer; ping through after ${resumedMs} ms; 64 MiB P→Q in ${t.seconds.toFixed(2)} s, sha256 equal; alive on P and A for ${(3 * failureTimeoutMs) / 1000} s after`,
+  );
+  assert.ok(resumedMs <= 5000);
 });
