@@ -231,6 +231,7 @@ export class TransportMux {
       return true;
     }
     // Null and none peers have no WireGuard traffic on the wire.
+    if (t.path === 'none') this.#d.engine.core.drops.add('no_common_method');
     return t.path === 'null' || t.path === 'none';
   }
 
