@@ -8,8 +8,8 @@
 //  - a node that has had no sign of life from it for staleMs declares it dead (reason `failed`) and spreads
 //    that; a live one refutes it with its next heartbeat, which outbids the verdict.
 // The windows are chosen so that a stopped outbound-only node is declared dead everywhere within
-// failureTimeoutMs, like any other member, while a live one is never stale: staleMs leaves room for two
-// heartbeats and their spreading.
+// failureTimeoutMs, like any other member (staleMs + one check period + spreading the verdict), while a
+// live one is never stale: staleMs leaves room for two heartbeats and their spreading.
 import type { NodeRecord } from './record.js';
 import { spreadTimeMs, type DerivedTiming } from './timing.js';
 
@@ -28,7 +28,11 @@ export function isOutboundOnly(r: NodeRecord | undefined): boolean {
 export function outboundTiming(d: DerivedTiming, n: number): OutboundTiming {
   const heartbeatMs = Math.max(d.probeIntervalMs, Math.round(d.failureTimeoutMs / 5));
   const spread = spreadTimeMs(d, n);
-  return { heartbeatMs, staleMs: Math.max(2 * heartbeatMs + spread, d.failureTimeoutMs - spread) };
+  // Members check staleness once per probe period: that period is part of the budget too.
+  return {
+    heartbeatMs,
+    staleMs: Math.max(2 * heartbeatMs + spread, d.failureTimeoutMs - spread - d.probeIntervalMs),
+  };
 }
 
 /** Live outbound-only members whose last sign of life is older than `staleMs`. */
