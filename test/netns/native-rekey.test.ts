@@ -4,7 +4,8 @@
 // TUNMESH_TEST_REKEY_AFTER_MS: by default a 12 s stream across rekeys every 4 s; TUNMESH_SOAK=1 runs the
 // honest version, a 60 s stream across rekeys every 20 s (the first session is a few seconds old when the
 // stream starts, so at least two rekeys fall inside it). Besides the bytes and their hash, it reports the
-// TCP retransmissions of the sender and the drops of both daemons during the stream.
+// TCP retransmissions of the sender (with D-SACKs and out-of-order counts, to tell loss from reordering)
+// and the drops of both daemons during the stream.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor } from '../helpers/netns.js';
@@ -82,15 +83,22 @@ test(
       }
     };
     await sample();
-    const retrans = async (): Promise<number> =>
-      Number((await lab.exec(n1, 'nstat', ['-asz', 'TcpRetransSegs'])).stdout.match(/TcpRetransSegs\s+(\d+)/)?.[1]);
+    // Sender retransmissions, and what tells loss from reordering: D-SACKs (the receiver had the data
+    // already: a spurious retransmission) and the receiver's out-of-order queueing.
+    const tcpNames = ['TcpRetransSegs', 'TcpExtTCPDSACKRecv', 'TcpExtTCPTimeouts', 'TcpExtTCPOFOQueue'];
+    const tcp = async (): Promise<number[]> => {
+      const out = await Promise.all(
+        [n1, n2].map(async (ns) => (await lab.exec(ns, 'nstat', ['-asz', ...tcpNames])).stdout),
+      );
+      return tcpNames.map((k, i) => Number(out[i === 3 ? 1 : 0]!.match(new RegExp(`${k}\\s+(\\d+)`))?.[1] ?? 0));
+    };
     const drops = async (n: string): Promise<Map<string, number>> =>
       new Map(
         [
           ...(await mesh.metricsText(n)).matchAll(/^tunmesh_packets_dropped_total\{reason="([a-z_]+)"[^}]*\} (\d+)/gm),
         ].map((m) => [m[1]!, Number(m[2])]),
       );
-    const before = { retrans: await retrans(), n1: await drops('n1'), n2: await drops('n2') };
+    const before = { tcp: await tcp(), n1: await drops('n1'), n2: await drops('n2') };
     const rx = lab.spawn(n2, process.execPath, ['-e', receiver, mesh.overlay4('n2'), '24001']);
     await waitFor(() => rx.lines().includes('listening'), { what: 'receiver to listen' });
     const tx = lab.spawn(n1, process.execPath, ['-e', sender, mesh.overlay4('n2'), '24001', String(streamS)]);
@@ -116,7 +124,8 @@ test(
     // Each node saw the initial handshake plus at least two rekeys during the stream.
     t.diagnostic(`${sent.bytes} bytes in ${streamS} s; handshakes seen: ${[...handshakes].join(', ')}`);
     t.diagnostic(`sha256 sent ${sent.sha256} received ${got.sha256}`);
-    t.diagnostic(`sender TCP retransmitted segments during the stream: ${(await retrans()) - before.retrans}`);
+    const tcpAfter = await tcp();
+    t.diagnostic(`TCP during the stream: ${tcpNames.map((k, i) => `${k}=${tcpAfter[i]! - before.tcp[i]!}`).join(' ')}`);
     for (const n of ['n1', 'n2'] as const) {
       const now = await drops(n);
       const delta = [...now].map(([r, v]) => [r, v - (before[n].get(r) ?? 0)] as const).filter(([, d]) => d > 0);
