@@ -95,8 +95,10 @@ test(
     const drops = async (n: string): Promise<Map<string, number>> =>
       new Map(
         [
-          ...(await mesh.metricsText(n)).matchAll(/^tunmesh_packets_dropped_total\{reason="([a-z_]+)"[^}]*\} (\d+)/gm),
-        ].map((m) => [m[1]!, Number(m[2])]),
+          ...(await mesh.metricsText(n)).matchAll(
+            /^tunmesh_(?:packets_dropped_total\{reason|fastpath_punted_total\{kind)="([a-z_]+)"[^}]*\} (\d+)/gm,
+          ),
+        ].map((m) => [m[0].includes('punted') ? `handed_up_${m[1]!}` : m[1]!, Number(m[2])]),
       );
     const before = { tcp: await tcp(), n1: await drops('n1'), n2: await drops('n2') };
     const rx = lab.spawn(n2, process.execPath, ['-e', receiver, mesh.overlay4('n2'), '24001']);
@@ -129,7 +131,9 @@ test(
     for (const n of ['n1', 'n2'] as const) {
       const now = await drops(n);
       const delta = [...now].map(([r, v]) => [r, v - (before[n].get(r) ?? 0)] as const).filter(([, d]) => d > 0);
-      t.diagnostic(`${n} drops during the stream: ${delta.map(([r, d]) => `${r}=${d}`).join(' ') || 'none'}`);
+      t.diagnostic(
+        `${n} drops and hand-ups during the stream: ${delta.map(([r, d]) => `${r}=${d}`).join(' ') || 'none'}`,
+      );
     }
     const per = (n: string) => [...handshakes].filter((h) => h.startsWith(`${n} `)).length;
     assert.ok(per('n1') >= 3 && per('n2') >= 3, `handshakes seen: ${[...handshakes].join(', ')}`);
