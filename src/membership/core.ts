@@ -578,6 +578,8 @@ export class MembershipCore {
         peer,
         { type: 'push', from: this.self.id, updates: push, want },
         this.#t.requestTimeoutMs,
+        // The peer may be one we reconnected to after its tombstone expired: it has no live entry.
+        this.table.get(peer)?.record ?? this.table.failed().get(peer)?.record,
       );
   }
 

@@ -1,9 +1,8 @@
 // R41 in the membership simulation (fake clock): 4 nodes split into halves, then healed. A partition
-// shorter than the tombstone time (max(60 s, 6 × failure timeout)) heals within the 20 s window. A longer
-// one does not heal today: after the tombstones expire, the reconnect sync still goes out (failed nodes
-// stay candidates for an hour) but #reconcile's push to the peer is addressed through the table, which no
-// longer holds it, so nothing is sent (src/membership/core.ts; a one-line fix passes the failed record to
-// #send). That case is a `todo` until membership takes the fix.
+// shorter than the tombstone time (max(60 s, 6 × failure timeout)) heals within the 20 s window, and so
+// does a longer one: after the tombstones expire, the reconnect sync still goes out (failed nodes stay
+// candidates for an hour) and #reconcile's push addresses the peer by its failed record (before that fix,
+// the push was addressed through the live table, which no longer held the peer, and nothing was sent).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from '../../src/membership/sim-cluster.js';
@@ -35,11 +34,7 @@ test('R41 (sim): a 30 s partition into halves heals ≤ 20 s after the network d
   assert.ok(r.healedAfterS !== undefined && r.healedAfterS <= 20, `healed after ${r.healedAfterS} s`);
 });
 
-test(
-  'R41 (sim): a 70 s partition (past the tombstone time) heals ≤ 20 s after the network does',
-  { todo: 'reconcile cannot address a peer whose tombstone expired (docs/SECURITY.md, R41)' },
-  async () => {
-    const r = await partitionAndHeal(70);
-    assert.ok(r.healedAfterS !== undefined && r.healedAfterS <= 20, `healed after ${r.healedAfterS} s`);
-  },
-);
+test('R41 (sim): a 70 s partition (past the tombstone time) heals ≤ 20 s after the network does', async () => {
+  const r = await partitionAndHeal(70);
+  assert.ok(r.healedAfterS !== undefined && r.healedAfterS <= 20, `healed after ${r.healedAfterS} s`);
+});
