@@ -13,7 +13,7 @@ sys_raw() {
 # peers without endpoints (allowed IPs 198.19.<x>.<y>/32), to measure the cost of large tables.
 sys_tunmesh() {
   local engine=$1 fake=${2:-0} method=${3:-} n ul ov ov6 boot
-  local tm=(node "$ROOT/dist/cli/main.js")
+  local tm=(node --max-semi-space-size=1 "$ROOT/dist/cli/main.js")
   "${tm[@]}" secret generate >"$RUNDIR/cluster.secret"
   chmod 600 "$RUNDIR/cluster.secret"
   "${tm[@]}" cert generate --out-dir "$RUNDIR" --cn tmbench >/dev/null
