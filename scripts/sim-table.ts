@@ -23,8 +23,16 @@ interface SimOut {
 const args = process.argv.slice(2);
 const docsAt = args.indexOf('--docs');
 const docs = docsAt >= 0 ? args[docsAt + 1] : undefined;
-const files = args.filter((a, i) => a !== '--docs' && i !== docsAt + 1);
-const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as SimOut).sort((a, b) => a.nodes - b.nodes);
+const files = args.filter((_, i) => docsAt < 0 || (i !== docsAt && i !== docsAt + 1));
+// The last JSON line of each file (`npm run sim` prints its own header lines first).
+const lastJson = (f: string): SimOut =>
+  JSON.parse(
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .at(-1) ?? '{}',
+  ) as SimOut;
+const runs = files.map(lastJson).sort((a, b) => a.nodes - b.nodes);
 
 const secs = (ms: number | undefined, missing = 'not within the limit'): string =>
   ms === undefined ? missing : `${(ms / 1000).toFixed(1)} s`;

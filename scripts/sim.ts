@@ -52,7 +52,7 @@ const scale = await runScale({
     requestTimeoutMs: Number(o.requestTimeoutMs),
   },
   gc,
-  progress: o.json ? undefined : (l) => console.error(`# ${l}`),
+  progress: (l) => console.error(`# ${l}`),
 });
 const cpu = process.cpuUsage(cpu0);
 const sessions = await runLazySessions({ nodes, pairs: Number(o.pairs), seed, gc });
