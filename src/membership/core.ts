@@ -142,9 +142,10 @@ export class MembershipCore {
   get suspicionBounds(): SuspicionBounds {
     const n = this.table.liveCount + 1;
     const minMs = suspicionMinMs(this.#t);
-    // Too few members to ever confirm: the short timeout at once (memberlist does the same).
-    const k = n - 2 < suspicionConfirmations ? 0 : suspicionConfirmations;
-    return { minMs, maxMs: Math.max(minMs, suspicionTimeoutMs(this.#t, n)), k };
+    const maxMs = Math.max(minMs, suspicionTimeoutMs(this.#t, n));
+    // Too few members to ever confirm: the whole budget, as before Lifeguard (a small mesh has time).
+    if (n - 2 < suspicionConfirmations) return { minMs: maxMs, maxMs, k: 0 };
+    return { minMs, maxMs, k: suspicionConfirmations };
   }
 
   /** When `tick` next has work to do. */
