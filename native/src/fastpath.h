@@ -117,9 +117,11 @@ struct Keypair {
   uint8_t sendKey[kKeyLen];
   uint8_t recvKey[kKeyLen];
   int64_t createdNs = 0;
-  // False for a responder's keypair until TypeScript saw the initiator use it (key confirmation):
-  // data on it is verified here, then handed up so the protocol core can rotate.
-  bool confirmed = false;
+  // False for a responder's keypair until the initiator used it (key confirmation). The rx thread confirms
+  // it on the first authenticated packet (as wireguard-go's responder does) and hands that one packet up
+  // so the protocol core rotates too; JS's later confirmKeypair finds it confirmed already. Written by the
+  // rx thread under the shared lock, so atomic.
+  std::atomic<bool> confirmed{false};
   std::atomic<uint64_t> sendCounter{0};
   Replay replay;  // rx thread only
   ~Keypair();
@@ -141,7 +143,9 @@ struct alignas(64) RxStats {
 struct Peer {
   uint32_t id = 0;
   Endpoint endpoint;
-  Keypair* current = nullptr;  // the sending keypair, if any
+  // The sending keypair, if any: set by JS under the exclusive lock, and by the rx thread (under the shared
+  // lock) when it confirms a responder's keypair, while the tx thread reads it.
+  std::atomic<Keypair*> current{nullptr};
   std::vector<Keypair*> keypairs;
   TxStats tx;
   RxStats rx;
@@ -168,6 +172,9 @@ struct Stats {
   std::atomic<uint64_t> tunReads{0}, tunSuperPackets{0}, txPackets{0}, sendCalls{0}, gsoSends{0};
   std::atomic<uint64_t> rxDatagrams{0}, recvCalls{0}, groDatagrams{0}, rxPackets{0}, tunWrites{0}, coalesced{0}, usoWrites{0};
   std::atomic<uint64_t> puntedTun{0}, puntedUdp{0}, puntedInner{0}, resealed{0};
+  // Datagrams handed up because their keypair was not confirmed yet (part of puntedUdp): one per
+  // responder keypair, the one that confirms it.
+  std::atomic<uint64_t> puntedUnconfirmed{0};
   std::atomic<uint64_t> drops[kDropCount] = {};
   void Drop(int reason, uint64_t n = 1) { drops[reason].fetch_add(n, std::memory_order_relaxed); }
 };
@@ -287,6 +294,8 @@ class Core {
   friend class TxPath;
   void RunTx();
   void RunRx();
+  // Key confirmation by the rx thread (shared lock held): see Keypair::confirmed.
+  void ConfirmOnReceive(Keypair* kp, Peer* peer);
   // Reads and sends what the TUN holds; the caller holds txMu_.
   void DrainTun(int maxReads);
   void Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_storage* from, socklen_t fromLen,

@@ -324,6 +324,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     set("puntedTun", s.puntedTun);
     set("puntedUdp", s.puntedUdp);
     set("puntedInner", s.puntedInner);
+    set("puntedUnconfirmed", s.puntedUnconfirmed);
     set("resealed", s.resealed);
     Napi::Object drops = Napi::Object::New(env);
     for (int i = 0; i < fp::kDropCount; i++)

@@ -1,9 +1,10 @@
 // outsideToInside: UDP -> open -> source check -> TUN, on its own thread. recvmmsg takes a batch of
 // datagrams (with UDP_GRO, each may be a train of same-size datagrams, split here); transport messages for
 // installed keypairs are opened in place and queued for the TUN, where consecutive TCP segments of a
-// flow are written as one super-packet. Handshakes, cookies, unknown indices and the first packets of a
-// responder's unconfirmed keypair (after verification) go to the slow queue; so do opened inner packets
-// whose source the native table does not route to the sender, or whose destination is broadcast/multicast.
+// flow are written as one super-packet. Handshakes, cookies, unknown indices and the first packet of a
+// responder's unconfirmed keypair (verified; it confirms the keypair here) go to the slow queue; so do
+// opened inner packets whose source the native table does not route to the sender, or whose destination
+// is broadcast/multicast.
 #include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -27,6 +28,17 @@ struct Punted {
   uint32_t peer;
 };
 }  // namespace
+
+// The initiator sent on the responder's keypair: it is confirmed, and becomes the sending keypair unless
+// a newer one already is (a handshake this node initiated since: wireguard-go has then moved this one to
+// `previous`, which receives but never sends). JS rotates its own state when it sees the handed-up packet
+// and its confirmKeypair then finds this done. Only the rx thread writes `confirmed` and `current` under the
+// shared lock, and the keypair cannot go away while it is held.
+void Core::ConfirmOnReceive(Keypair* kp, Peer* peer) {
+  kp->confirmed.store(true, std::memory_order_relaxed);
+  Keypair* cur = peer->current.load(std::memory_order_relaxed);
+  if (cur == nullptr || cur->createdNs <= kp->createdNs) peer->current.store(kp, std::memory_order_relaxed);
+}
 
 void Core::RunRx() {
   pthread_setname_np(pthread_self(), opt.threads > 1 ? "tunmesh-rx" : "tunmesh-txrx");
@@ -61,10 +73,17 @@ void Core::RunRx() {
     size_t n = len - kWgHeader - kTagLen;
     // Key confirmation and roaming are protocol decisions: verify (so the replay window stays complete),
     // then hand the untouched datagram up.
-    if (!kp->confirmed || !SameEndpoint(peer->endpoint, from, fromLen)) {
+    bool confirmed = kp->confirmed.load(std::memory_order_relaxed);
+    if (!confirmed || !SameEndpoint(peer->endpoint, from, fromLen)) {
       memcpy(scratch.data(), d, len);
       if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgHeader, n)) return stats.Drop(kDropDecryptFailed);
       kp->replay.Mark(counter);
+      if (!confirmed) {
+        // This packet (now marked in the window, so never opened here again) goes up alone; the
+        // following ones are delivered here instead of queueing behind it in JS and being overtaken.
+        ConfirmOnReceive(kp, peer);
+        stats.puntedUnconfirmed.fetch_add(1, std::memory_order_relaxed);
+      }
       return punts.push_back({d, len, mi, kSlowUdp, 0});
     }
     uint8_t* p = d + kWgHeader;

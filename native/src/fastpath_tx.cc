@@ -110,7 +110,7 @@ void TxPath::Flush() {
     bool icmp = version == 4 ? proto == 1 : proto == 58;
     auto pit = routed && !IsMulticastOrBroadcast(p, version) && !(icmp && c.opt.puntIcmp) ? c.peers.find(id) : c.peers.end();
     Peer* peer = pit == c.peers.end() ? nullptr : pit->second.get();
-    Keypair* kp = peer != nullptr ? peer->current : nullptr;
+    Keypair* kp = peer != nullptr ? peer->current.load(std::memory_order_relaxed) : nullptr;
     // No session, an expired one, or no endpoint: the protocol core decides (stage, handshake, drop).
     if (kp == nullptr || peer->endpoint.len == 0 || now - kp->createdNs >= c.opt.rejectAfterTimeNs) {
       b.punts.push_back(i);

@@ -35,6 +35,11 @@ export interface FastPathStats {
   readonly puntedUdp: number;
   /** Decrypted inner packets handed up (SlowItem kind 2). */
   readonly puntedInner?: number;
+  /**
+   * Datagrams handed up because their keypair was not confirmed yet (included in puntedUdp): the rx thread
+   * confirms a responder's keypair on its first authenticated packet, so one per such keypair.
+   */
+  readonly puntedUnconfirmed?: number;
   readonly resealed: number;
   /** Totals by drop reason; the names are metric drop reasons. */
   readonly drops: Readonly<Record<string, number>>;

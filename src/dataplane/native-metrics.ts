@@ -28,6 +28,7 @@ const punted: Rows<string> = [
   ['tun', (s) => s.puntedTun],
   ['udp', (s) => s.puntedUdp],
   ['inner', (s) => s.puntedInner],
+  ['unconfirmed', (s) => s.puntedUnconfirmed],
   ['resealed', (s) => s.resealed],
 ];
 
