@@ -84,8 +84,16 @@ export class NativeEngine implements DataPlaneEngine {
     if (!on) this.#offUdp.add(peer);
     const id = this.#ids.get(peer);
     if (id === undefined) return;
-    const ep = on ? this.#d.device.peerStatus(peer)?.endpoint : undefined;
-    this.#fast.setPeer(id, ep?.host, ep?.port);
+    if (on) {
+      const ep = this.#d.device.peerStatus(peer)?.endpoint;
+      this.#fast.setPeer(id, ep?.host, ep?.port);
+      return;
+    }
+    // setPeer without an endpoint keeps the old one: recreate the native peer bare (no endpoint, no keys),
+    // so the threads punt all of its traffic; the device still holds the sessions for the slow path.
+    this.#fast.removePeer(id);
+    this.#fast.setPeer(id);
+    this.#syncRoutes([peer]);
   }
 
   /** Starts the peer's session afresh: a new handshake, keys and counters on whichever path it takes now. */
