@@ -84,3 +84,17 @@ test('null carries plaintext UDP (type 0x10 datagrams on the WireGuard port) and
   assert.ok(c.packets > 1000, `null datagrams seen: ${c.packets}`);
   console.log(`null: 2 MB transfer in ${t.seconds.toFixed(2)} s; ${c.packets} plaintext datagrams counted`);
 });
+
+test('tls carries the pair on its stream: a transfer n3 -> n4 sends no UDP to n4, and a stream was opened', async () => {
+  const ns = lab.node('n4').ns;
+  await nftCounter(lab, ns, 'udpfrom3', 'in', `ip saddr ${lab.node('n3').ipv4} udp dport ${mesh.udpPort}`);
+  const t = await tcpTransfer(lab, lab.node('n3').ns, ns, mesh.overlay4('n4'), 2_000_000, { timeoutMs: 30_000 });
+  assert.equal(t.receivedSha256, t.sentSha256);
+  assert.equal((await readCounter(lab, ns, 'udpfrom3')).packets, 0);
+  const opened = async (n: string) =>
+    [...(await mesh.metricsText(n)).matchAll(/^tunmesh_transport_streams_total\{event="(dialed|accepted)"\} (\d+)/gm)]
+      .map((m) => Number(m[2]))
+      .reduce((a, b) => a + b, 0);
+  assert.ok((await opened('n3')) + (await opened('n4')) >= 2, 'one side dialed, the other accepted');
+  console.log(`tls: 2 MB transfer in ${t.seconds.toFixed(2)} s, 0 UDP datagrams n3 -> n4`);
+});
