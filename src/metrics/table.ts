@@ -143,7 +143,7 @@ export const metricTable = {
   },
   fastpath_punted_total: {
     kind: 'counter',
-    help: 'Items the native fast path handed to TypeScript through its bounded queue, by kind (tun, udp, inner) and re-sealed transport messages (resealed)',
+    help: 'Items the native fast path handed to TypeScript through its bounded queue, by kind (tun, udp, inner) and re-sealed transport messages (resealed); unconfirmed: the datagrams among udp that confirmed a keypair this node responded to (one per keypair)',
     labels: ['kind'],
   },
   fastpath_running: { kind: 'gauge', help: 'Whether the native fast path threads run (1) or not (0)', labels: [] },
