@@ -19,6 +19,7 @@ import { readPrivateKeyFile } from '../config/secrets.js';
 import type { DataPlaneEngine } from '../dataplane/engine.js';
 import type { NodeRecord } from '../membership/record.js';
 import type { EndpointGuard } from './loop-guard.js';
+import { effectiveKeepaliveSec } from './nat.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 
 /** Dotted setting paths that reload live; a prefix covers everything under it. */
@@ -170,7 +171,8 @@ export async function applyReload(
       for (const spec of specsFromStaticPeers(config, psks, t.endpointGuard)) t.engine?.upsertPeer(spec);
       if (keepaliveChanged)
         for (const r of t.memberRecords()) {
-          const spec = specFromRecord(r, t.families, nextWg.persistentKeepaliveSec, t.endpointGuard);
+          // Behind a NAT an unset (0) keepalive still means natKeepaliveSec, as at start.
+          const spec = specFromRecord(r, t.families, effectiveKeepaliveSec(config), t.endpointGuard);
           if (spec) t.engine?.upsertPeer(spec);
         }
       applied.push(...plan.live.filter((k) => k.startsWith('wireguard.')));

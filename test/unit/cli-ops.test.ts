@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/base/log.js';
+import { net } from '../../src/base/constants.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import type { DataPlaneEngine, PeerSpec } from '../../src/dataplane/engine.js';
 import { applyReload, planReload } from '../../src/daemon/reload.js';
@@ -121,6 +122,34 @@ test('applyReload re-applies a new keepalive to mesh members by upsert (sessions
   assert.deepEqual(result.applied, ['wireguard.persistentKeepaliveSec']);
   assert.deepEqual(calls, ['upsert gw ka=7', 'upsert b ka=7']);
   assert.ok(!calls.some((c) => c.startsWith('remove')));
+});
+
+test('applyReload behind NAT: a keepalive reloaded to 0 means the NAT keepalive for mesh members', async () => {
+  const { engine, calls } = fakeEngine();
+  const rec = {
+    id: 'b',
+    epoch: 1,
+    version: 0,
+    publicKey: keyB,
+    addresses: ['198.19.0.2/16'],
+    routes: [],
+    endpoints: ['198.18.0.2:51820'],
+    apiUrl: 'https://198.18.0.2:4567',
+    methods: ['wireguard'],
+  };
+  const outbound = (ka: number) =>
+    config((c) => {
+      c.node.reach = 'outbound';
+      c.wireguard.persistentKeepaliveSec = ka;
+    });
+  await applyReload(outbound(7), outbound(0), {
+    log: silentLogger(),
+    engine,
+    families: new Set([4]),
+    memberRecords: () => [rec as never],
+    setDashboard: () => undefined,
+  });
+  assert.ok(calls.includes(`upsert b ka=${net.natKeepaliveSec}`), calls.join(', '));
 });
 
 test('an unreadable new operator token is reported and the old one stays', async () => {
