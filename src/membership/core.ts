@@ -330,8 +330,19 @@ export class MembershipCore {
       case 'relay':
         this.#reply(p.requestId, this.#ack('nack', undefined));
         break;
+      case 'gossip': {
+        // A gossip is a ping with updates: its failure was the direct probe, so ask others at once. A
+        // suspect too: if they cannot reach it either, that is an independent confirmation (suspicion.ts).
+        const state = this.table.get(p.target)?.state;
+        if (!this.#probing.has(p.target) && state !== undefined && state !== 'dead' && this.#contactable(p.target)) {
+          const probe: Probe = { target: p.target, phase: 'direct', outstanding: 0, done: false };
+          this.#probing.add(p.target);
+          this.#goIndirect(now, probe);
+        }
+        break;
+      }
       default:
-        // A member that failed a gossip or sync request gets probed now rather than on its turn.
+        // A member that failed a sync or push request gets probed now rather than on its turn.
         if (!this.#probing.has(p.target) && this.table.get(p.target)?.state === 'alive' && this.#contactable(p.target))
           this.#startProbe(p.target);
     }
