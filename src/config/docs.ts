@@ -1,13 +1,13 @@
 // docs/CONFIG.md, generated from the schema (scripts/gen-docs.ts writes it; a unit test keeps it current).
 import { envPrefix, configPathEnv } from './env.js';
-import { renderExample, scalarText, unitOf } from './example.js';
+import { flow, renderExample, unitOf } from './example.js';
 import { allSettings, envName, type SettingInfo } from './introspect.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function defaultCell(s: SettingInfo): string {
   if (s.required) return '**required**';
-  if (s.hasDefault) return `\`${scalarText(s.defaultValue).replace(/\n/g, ' ')}\``;
+  if (s.hasDefault) return `\`${flow(s.defaultValue).replace(/\n/g, ' ')}\``;
   return 'unset';
 }
 

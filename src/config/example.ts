@@ -27,7 +27,7 @@ export function scalarText(v: unknown): string {
   return stringify(v).trimEnd();
 }
 
-function flow(v: unknown): string {
+export function flow(v: unknown): string {
   return Array.isArray(v) ? `[${v.map(scalarText).join(', ')}]` : scalarText(v);
 }
 
@@ -41,7 +41,7 @@ export function docLines(s: SettingInfo): string[] {
   const unit = unitOf(s);
   if (unit) lines.push(`Unit: ${unit}`);
   if (s.kind === 'enum' && s.enumValues) lines.push(`One of: ${s.enumValues.join(', ')}`);
-  if (s.hasDefault && s.kind !== 'object') lines.push(`Default: ${scalarText(s.defaultValue)}`);
+  if (s.hasDefault && s.kind !== 'object') lines.push(`Default: ${flow(s.defaultValue)}`);
   else if (!s.required && !s.hasDefault) lines.push('Default: unset');
   if (s.hasDefault && s.meta.example !== undefined && !s.children) lines.push(`Example: ${flow(s.meta.example)}`);
   if (!s.path.includes('[]') && s.kind !== 'object') lines.push(`Environment: ${envName(s.path)}`);
