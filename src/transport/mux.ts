@@ -15,6 +15,7 @@ import {
   encodeNull,
   encodeProbe,
   nullType,
+  probeLen,
   probeType,
 } from './frames.js';
 import { isInitiator, type Negotiated } from './methods.js';
@@ -269,10 +270,13 @@ export class TransportMux {
 
   #foreign(data: Buffer, from: WgEndpoint): boolean {
     const core = this.#d.engine.core;
+    // Datagrams that are not even shaped like our frames go on to the device (counted as WireGuard's
+    // unknown_type / short_packet), so garbage is counted under the same reasons whatever its first byte.
     if (data[0] === nullType) {
       const d = decodeNull(data);
-      const t = d.ok ? this.#peers.get(d.sender) : undefined;
-      if (!d.ok || !t || t.path !== 'null') {
+      if (!d.ok) return false;
+      const t = this.#peers.get(d.sender);
+      if (!t || t.path !== 'null') {
         core.drops.add('null_unknown_sender');
         return true;
       }
@@ -280,7 +284,7 @@ export class TransportMux {
       core.outsideToInside(d.sender, d.packet);
       return true;
     }
-    if (data[0] !== probeType) return false;
+    if (data[0] !== probeType || data.length !== probeLen || data[1]! > 1 || data[2] || data[3]) return false;
     const now = this.#d.now();
     const p = decodeProbe(this.#d.probeKey, data, this.#d.selfKey, this.#d.wallNow(), probeMaxSkewMs);
     const t = p ? this.#peers.get(p.sender) : undefined;

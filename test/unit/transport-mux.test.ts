@@ -111,4 +111,7 @@ test('null frames: only from a null peer, and only from its allowed source', asy
 test('WireGuard datagrams are left to the engine', () => {
   const s = setup();
   assert.equal(s.foreign(Buffer.from([1, 0, 0, 0, 9])), false);
+  // Shaped wrong for our own types (garbage): left to the device, which counts it as WireGuard would.
+  assert.equal(s.foreign(Buffer.from([0x10, 1, 2, 3, 9])), false);
+  assert.equal(s.foreign(Buffer.alloc(67, 0x11)), false);
 });
