@@ -88,6 +88,8 @@ interface PeerState {
   /** The peer last spoke to us over the stream: answer there (the side that did not decide mirrors). */
   mirrorTls: boolean;
   mirrorHoldUntil: number;
+  /** Our own switch is pending: when the path actually changes, start the session afresh (native). */
+  restartOnChange: boolean;
   path: PathName;
   stream: Stream | undefined;
   pending: Buffer[];
@@ -144,6 +146,7 @@ export class TransportMux {
         machine: undefined,
         mirrorTls: false,
         mirrorHoldUntil: 0,
+        restartOnChange: false,
         path: 'none',
         stream: undefined,
         pending: [],
@@ -206,14 +209,24 @@ export class TransportMux {
     return true;
   }
 
+  /** The pair should be on the stream (negotiated tls, fallen back, or mirroring the peer). */
+  #wantsTls(t: PeerState): boolean {
+    return t.n.method === 'tls' || (t.n.method === 'wireguard' && (t.machine?.path === 'tls' || t.mirrorTls));
+  }
+
+  /**
+   * A fallen-back pair uses the stream only once it is connected: until then (and when the stream is
+   * lost, e.g. a partition that took the control plane too) it keeps trying UDP.
+   */
   #pathOf(t: PeerState): PathName {
     const m = t.n.method;
     if (m !== 'wireguard') return m;
-    return t.machine?.path === 'tls' || t.mirrorTls ? 'tls' : 'wireguard';
+    return this.#wantsTls(t) && t.stream ? 'tls' : 'wireguard';
   }
 
   /** Applies the current path: the native fast path carries only peers on UDP. */
   #update(t: PeerState): void {
+    if (this.#wantsTls(t)) this.#ensureStream(t);
     const path = this.#pathOf(t);
     if (path === t.path) return;
     const was = t.path;
@@ -221,7 +234,11 @@ export class TransportMux {
     this.#d.engine.setNativeUdp?.(t.key, path === 'wireguard');
     if (was !== 'none' && path !== 'none')
       this.#d.log.info({ peer: this.#d.peerName(t.key), from: was, to: path }, 'peer transport path changed');
-    if (path === 'tls') this.#ensureStream(t);
+    if (t.restartOnChange && (was === 'wireguard' || was === 'tls')) {
+      t.restartOnChange = false;
+      // Keys and counters the fast path used on one path must not meet the other path's (native only).
+      this.#d.engine.restartSession?.(t.key);
+    }
   }
 
   #route(a: SendAction): boolean {
@@ -335,9 +352,14 @@ export class TransportMux {
     // back onto the stream; two sides recovering together would otherwise mirror each other forever.
     t.mirrorTls = false;
     t.mirrorHoldUntil = this.#d.now() + mirrorHoldMs;
+    t.restartOnChange = true;
+    if (to === 'tls') {
+      t.nextDialAt = 0;
+      t.backoffMs = dialBackoffMinMs;
+    }
     this.#update(t);
-    // Keys and counters the fast path used on one path must not meet the other path's (native only).
-    this.#d.engine.restartSession?.(t.key);
+    // Already on the target path (e.g. the stream never connected): nothing to restart later.
+    if (t.path === to) t.restartOnChange = false;
   }
 
   #ping(t: PeerState): void {
@@ -374,7 +396,7 @@ export class TransportMux {
         for (const [nonce, at] of t.pings) if (now - at > 10_000) t.pings.delete(nonce);
         this.#apply(t, t.machine.tick(now, { received, sending }));
       }
-      if (t.path === 'tls') this.#ensureStream(t);
+      if (this.#wantsTls(t)) this.#ensureStream(t);
       else if (t.stream && now - t.stream.lastActivity > streamIdleCloseMs) {
         t.stream.socket.destroy();
         t.stream = undefined;
@@ -436,12 +458,15 @@ export class TransportMux {
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
-      if (t.stream === s) t.stream = undefined;
+      if (t.stream !== s) return;
+      t.stream = undefined;
+      this.#update(t);
     });
     // An accepted stream: the 101 is written right after this returns; frames must follow it.
     setImmediate(() => {
-      const queued = t.pending.splice(0);
-      if (t.stream === s) for (const m of queued) this.#streamSend(t, m);
+      if (t.stream !== s) return;
+      for (const m of t.pending.splice(0)) this.#streamSend(t, m);
+      this.#update(t);
     });
   }
 
