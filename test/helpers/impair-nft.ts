@@ -53,13 +53,22 @@ export async function nftLoss(
 }
 
 /** Packets dropped so far by the loss rules of `ns`. */
-export async function lossDrops(lab: Lab, ns: string): Promise<number> {
+/**
+ * What the loss rules dropped so far. Bytes are the robust measure: with UDP GSO one dropped skb can be a
+ * whole train of datagrams, so packet counts depend on the engine.
+ */
+export async function lossDrops(lab: Lab, ns: string): Promise<{ packets: number; bytes: number }> {
   const r = await lab.exec(ns, 'nft', ['-j', 'list', 'table', 'inet', 'tp8']);
   const j = JSON.parse(r.stdout) as {
-    nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+    nftables: { rule?: { comment?: string; expr: { counter?: { packets: number; bytes: number } }[] } }[];
   };
-  let n = 0;
-  for (const x of j.nftables) if (x.rule?.comment === 'loss') for (const e of x.rule.expr) n += e.counter?.packets ?? 0;
+  const n = { packets: 0, bytes: 0 };
+  for (const x of j.nftables)
+    if (x.rule?.comment === 'loss')
+      for (const e of x.rule.expr) {
+        n.packets += e.counter?.packets ?? 0;
+        n.bytes += e.counter?.bytes ?? 0;
+      }
   return n;
 }
 
