@@ -154,7 +154,8 @@ void Core::RunRx() {
       for (int i = 0; i < r; i++) {
         msghdr& h = msgs[i].msg_hdr;
         size_t len = msgs[i].msg_len;
-        if (h.msg_flags & MSG_TRUNC) {
+        // An empty datagram is input too: counted like the JS engine counts it, never silently skipped.
+        if ((h.msg_flags & MSG_TRUNC) || len == 0) {
           stats.Drop(kDropShortPacket);
           continue;
         }

@@ -281,8 +281,12 @@ const wireguard = z
 
 const dataplane = z
   .object({
-    engine: field(z.enum(['js', 'native']).default('js'), {
-      description: 'Packet engine: js (TypeScript reference path) or native (the C++ addon fast path).',
+    engine: field(z.enum(['js', 'native']).default('native'), {
+      description: 'Packet engine: native (the C++ addon fast path) or js (the TypeScript reference path).',
+      details: [
+        'native runs established sessions on its own threads with batched I/O and TUN/UDP offloads; everything else (handshakes, fan-out, other transports) goes up to TypeScript.',
+        'When the addon cannot be loaded the daemon logs a warning and runs the js engine, which speaks the same bytes.',
+      ],
     }),
   })
   .strict();

@@ -12,16 +12,22 @@ import { Mesh, type MeshOptions } from './mesh.js';
 /** The last line of a script's stdout, parsed as JSON (the scripts print one result line last). */
 export const lastJson = <T>(s: string): T => JSON.parse(s.trim().split('\n').at(-1)!) as T;
 
+/**
+ * The drop reasons outside (unauthenticated) input can cause: the device's, plus the native engine's
+ * bounded queue to TypeScript (handshake messages beyond it are dropped before the device sees them).
+ */
+const outsideReasons: readonly string[] = [...outsideDropReasons, 'queue_full'];
+
 /** Sum over the drop reasons that outside (unauthenticated) input can cause. */
 export const outsideTotal = (d: Readonly<Record<string, number>>): number =>
-  outsideDropReasons.reduce((a, k) => a + (d[k] ?? 0), 0);
+  outsideReasons.reduce((a, k) => a + (d[k] ?? 0), 0);
 
 /** after − before for every outside drop reason. */
 export function outsideDelta(
   before: Readonly<Record<string, number>>,
   after: Readonly<Record<string, number>>,
 ): Record<string, number> {
-  return Object.fromEntries(outsideDropReasons.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+  return Object.fromEntries(outsideReasons.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
 }
 
 export class AttackLab {

@@ -16,6 +16,14 @@ import { waitFor, type Lab, type LabProcess } from './netns.js';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
 
+/**
+ * The engine mesh tests run on: TUNMESH_TEST_ENGINE=native|js, else the config default (native). A test's
+ * patch may still override it.
+ */
+export function testEngine(): 'native' | 'js' {
+  return process.env.TUNMESH_TEST_ENGINE === 'js' ? 'js' : 'native';
+}
+
 export interface MeshOptions {
   /** Node name -> names of nodes whose API it bootstraps from. */
   readonly bootstrap?: Readonly<Record<string, readonly string[]>>;
@@ -119,9 +127,8 @@ export class Mesh {
     const config = parse(yaml) as Record<string, Record<string, unknown>>;
     const runAs = this.opts.runAs === undefined ? 65534 : this.opts.runAs;
     if (runAs !== null) config.process = { uid: runAs, gid: runAs };
-    // TUNMESH_TEST_ENGINE=native|js runs any mesh test on that engine (a patch may still override it).
-    const engine = process.env.TUNMESH_TEST_ENGINE;
-    if (engine === 'native' || engine === 'js') config.dataplane = { ...config.dataplane, engine };
+    // Without TUNMESH_TEST_ENGINE the config keeps its default, so the default itself is what runs.
+    if (process.env.TUNMESH_TEST_ENGINE) config.dataplane = { ...config.dataplane, engine: testEngine() };
     this.opts.patch?.(node, config);
     await writeFile(this.configFile(node), stringify(config));
   }

@@ -57,7 +57,7 @@ server.listen(port, host, () => console.log('listening'));
 
 const tcpSender = `
 const net = require('node:net'), crypto = require('node:crypto');
-const [host, port, total, timeoutMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+const [host, port, total, timeoutMs, minSeconds] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5] ?? 0)];
 const deadline = Date.now() + timeoutMs;
 function attempt() {
   const s = net.connect({ host, port });
@@ -71,6 +71,8 @@ function attempt() {
     const h = crypto.createHash('sha256'); let sent = 0;
     const pump = () => {
       while (sent < total) {
+        // Paced: never ahead of an even spread over minSeconds, so the transfer lasts at least that long.
+        if (minSeconds > 0 && sent > (total * (performance.now() - started)) / (minSeconds * 1000)) { setTimeout(pump, 10); return; }
         const chunk = crypto.randomBytes(Math.min(65536, total - sent));
         h.update(chunk); sent += chunk.length;
         if (!s.write(chunk)) { s.once('drain', pump); return; }
@@ -106,7 +108,8 @@ function lastJson<T>(text: string): T | undefined {
 /**
  * Sends `bytes` of random data over TCP from namespace `fromNs` to a receiver in `toNs` listening on
  * `toAddr`; both ends hash what they saw. The sender retries connecting until the timeout, so the
- * path may still be coming up when this is called.
+ * path may still be coming up when this is called. `minSeconds` paces it to last at least that long
+ * whatever the engine's speed (for tests that act while it runs).
  */
 export async function tcpTransfer(
   lab: Lab,
@@ -114,7 +117,7 @@ export async function tcpTransfer(
   toNs: string,
   toAddr: string,
   bytes: number,
-  opts: { port?: number; timeoutMs?: number } = {},
+  opts: { port?: number; timeoutMs?: number; minSeconds?: number } = {},
 ): Promise<TransferResult> {
   const port = opts.port ?? 20000 + Math.floor(Math.random() * 30000);
   const timeoutMs = opts.timeoutMs ?? 60_000;
@@ -129,7 +132,7 @@ export async function tcpTransfer(
     const sent = await lab.exec(
       fromNs,
       process.execPath,
-      ['-e', tcpSender, toAddr, String(port), String(bytes), String(timeoutMs)],
+      ['-e', tcpSender, toAddr, String(port), String(bytes), String(timeoutMs), String(opts.minSeconds ?? 0)],
       {
         timeoutMs: timeoutMs + 5000,
       },

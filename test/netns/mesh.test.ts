@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Lab, waitFor } from '../helpers/netns.js';
-import { Mesh } from '../helpers/mesh.js';
+import { Mesh, testEngine } from '../helpers/mesh.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
 const failureTimeoutMs = 6000;
@@ -30,6 +30,13 @@ before(async () => {
 after(async () => {
   await mesh?.cleanup();
   await lab?.destroy();
+});
+
+test('every daemon runs the engine under test (native by default, TUNMESH_TEST_ENGINE=js in mesh-js)', () => {
+  for (const n of nodes) {
+    const started = /"engine":"(\w+)"[^\n]*tunmesh node started/.exec(mesh.proc(n).log());
+    assert.equal(started?.[1], testEngine(), `${n} engine`);
+  }
 });
 
 test('daemons run as the configured uid/gid with no capabilities', () => {

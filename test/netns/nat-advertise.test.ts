@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor } from '../helpers/netns.js';
-import { Mesh, type PeerRow } from '../helpers/mesh.js';
+import { Mesh, testEngine, type PeerRow } from '../helpers/mesh.js';
 import { forwarded, natRouter, type NatRouter } from '../helpers/nat-router.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
@@ -129,7 +129,7 @@ test('roaming of a public node: Q changes address mid-transfer, keeps its sessio
   const q = lab.node('n2');
   const next = `198.18.${lab.subnetIndex}.12`;
   // Long enough that the move happens mid-transfer on either engine (native moves ~1 GiB/s here).
-  const size = (process.env.TUNMESH_TEST_ENGINE === 'native' ? 1024 : 64) * 1024 * 1024;
+  const size = (testEngine() === 'native' ? 1024 : 64) * 1024 * 1024;
   const transfer = tcpTransfer(lab, lab.node('n1').ns, q.ns, mesh.overlay4('n2'), size, { timeoutMs: 120_000 });
   let doneAt = Infinity;
   void transfer.then(

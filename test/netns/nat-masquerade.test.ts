@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { Lab, waitFor } from '../helpers/netns.js';
-import { Mesh, cliPath, type PeerRow } from '../helpers/mesh.js';
+import { Mesh, cliPath, testEngine, type PeerRow } from '../helpers/mesh.js';
 import { natRouter, renumber, sysctlIn, type NatRouter } from '../helpers/nat-router.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
@@ -163,7 +163,7 @@ test('(2) R35: with conntrack 2 s and keepalive 1 s, the reverse direction deliv
 
 test('(4) roaming: N moves to another subnet during a TCP transfer P→N; it completes intact, traffic resumes ≤ 5 s', async () => {
   // Long enough that the move happens mid-transfer on either engine (native moves ~1 GiB/s here).
-  const size = (process.env.TUNMESH_TEST_ENGINE === 'native' ? 1024 : 96) * 1024 * 1024;
+  const size = (testEngine() === 'native' ? 1024 : 96) * 1024 * 1024;
   const before = await peerRow('n1', 'n3');
   const transfer = tcpTransfer(lab, lab.node('n1').ns, lab.node('n3').ns, mesh.overlay4('n3'), size, {
     timeoutMs: 120_000,

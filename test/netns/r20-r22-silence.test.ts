@@ -61,7 +61,9 @@ test('R20: 10^5 random datagrams + 10^5 bad-mac1 initiations: 0 bytes answered (
   const counted = sum(afterDrops) - sum(before);
   assert.ok(counted <= arrived.packets, `no drop counted twice: ${counted} > ${arrived.packets}`);
   assert.ok(Math.abs(counted - (arrived.packets - bufLost)) <= 20, `every arrival counted: ${JSON.stringify(delta)}`);
-  assert.ok(delta.bad_mac1! >= 100_000 - bufLost, `bad_mac1 ${delta.bad_mac1}`);
+  // On the native engine, initiations beyond its bounded queue to TypeScript are counted there instead.
+  const badMac = delta.bad_mac1! + delta.queue_full!;
+  assert.ok(badMac >= 100_000 - bufLost, `bad_mac1 ${delta.bad_mac1} + queue_full ${delta.queue_full}`);
   assert.ok(mesh.proc('n1').running, 'n1 alive');
 });
 

@@ -59,6 +59,7 @@ test('reload applies live settings during a TCP transfer, which survives; restar
   // Settled into a value so a failure surfaces in this test, not as an unhandled rejection later.
   const transfer = tcpTransfer(lab, lab.node('n2').ns, lab.node('n1').ns, mesh.overlay4('n1'), 300 * 1024 * 1024, {
     timeoutMs: 120_000,
+    minSeconds: 15,
   }).then(
     (t) => ((done = true), t),
     (e: Error) => ((done = true), e),
