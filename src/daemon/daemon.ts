@@ -219,7 +219,10 @@ export class Daemon {
       memberRecords: () =>
         this.#membership
           ?.members()
-          .filter((m) => m.record && this.#memberKeys.has(m.id))
+          // A pair with no common transport method has no data-plane peer: reload must not install one.
+          .filter(
+            (m) => m.record && this.#memberKeys.has(m.id) && this.#transport?.negotiate(m.record).method !== 'none',
+          )
           .map((m) => m.record!) ?? [],
       engine: () => this.#engine,
       families: () => this.#families,
