@@ -15,9 +15,11 @@ interface SimOut {
   failureP99Ms?: number;
   failureMissing: number;
   healMs?: number;
+  /** Said in the heal cell when there is no healMs (e.g. a run stopped before its partition phase ended). */
+  healNote?: string;
   heapBytesPerNode?: number;
   realMs: number;
-  cpuMs: number;
+  cpuMs?: number;
 }
 
 const args = process.argv.slice(2);
@@ -60,10 +62,10 @@ const rows = runs.map((r) => [
   String(r.nodes),
   secs(r.convergeMs),
   r.failureMissing > 0 ? `${r.failureMissing} survivors missing` : `${secs(r.failureP50Ms)} / ${secs(r.failureP99Ms)}`,
-  secs(r.healMs, 'not run'),
+  secs(r.healMs, r.healNote ?? 'not run'),
   `${r.steadyMsgsPerNodeSec.toFixed(2)} msg/s, ${bytes(r.steadyBytesPerNodeSec)}/s / ${bytes(r.steadyHttpsBytesPerNodeSec)}/s`,
   r.heapBytesPerNode === undefined ? '—' : bytes(r.heapBytesPerNode),
-  `${duration(r.realMs)} (${duration(r.cpuMs)})`,
+  r.cpuMs === undefined ? `${duration(r.realMs)}` : `${duration(r.realMs)} (${duration(r.cpuMs)})`,
 ]);
 const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
 const table = [
