@@ -53,7 +53,10 @@ test('R37: kill -9 of one node in 10: all 9 others mark it down ≤ 15 s; other 
   assert.equal((await ping(lab, n4, mesh.overlay4('n5'), { count: 2, timeoutS: 5 })).received, 2);
 
   const stream = ping(lab, n2, mesh.overlay4('n3'), { count: 300, intervalS: 0.05, timeoutS: 2 });
-  const transfer = tcpTransfer(lab, n4, n5, mesh.overlay4('n5'), 32 * 1024 * 1024, { timeoutMs: 60_000 });
+  const transfer = tcpTransfer(lab, n4, n5, mesh.overlay4('n5'), 32 * 1024 * 1024, {
+    timeoutMs: 60_000,
+    minSeconds: 4,
+  });
   await new Promise((r) => setTimeout(r, 1000));
   const killedAt = Date.now();
   mesh.proc(victim).kill('SIGKILL');

@@ -43,7 +43,7 @@ test('defaults are filled in and relative file paths become absolute, relative t
     assert.equal(c.tun.name, 'tunmesh0');
     assert.equal(c.wireguard.listen, '0.0.0.0:51820');
     assert.deepEqual(c.wireguard.staticPeers, []);
-    assert.equal(c.dataplane.engine, 'js');
+    assert.equal(c.dataplane.engine, 'native');
     assert.equal(c.membership.failureTimeoutMs, 10_000);
     assert.equal(c.logging.level, 'info');
     assert.equal(c.metrics.enabled, true);
