@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Lab, waitFor } from '../helpers/netns.js';
+import { allPairs, assertPings } from '../helpers/mesh-traffic.js';
 import { Mesh, testEngine } from '../helpers/mesh.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
@@ -51,15 +52,7 @@ test('daemons run as the configured uid/gid with no capabilities', () => {
 });
 
 test('every pair exchanges IPv4 and IPv6 ICMP echo', async () => {
-  for (const a of nodes) {
-    for (const b of nodes) {
-      if (a === b) continue;
-      const v4 = await ping(lab, lab.node(a).ns, mesh.overlay4(b), { count: 2 });
-      assert.equal(v4.received, 2, `${a} -> ${b} IPv4: ${v4.output}`);
-      const v6 = await ping(lab, lab.node(a).ns, mesh.overlay6(b), { count: 2 });
-      assert.equal(v6.received, 2, `${a} -> ${b} IPv6: ${v6.output}`);
-    }
-  }
+  await assertPings(lab, mesh, allPairs(nodes), { count: 2, v6: true });
 });
 
 test('status shows handshakes and traffic for every peer', async () => {

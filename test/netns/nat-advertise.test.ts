@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor } from '../helpers/netns.js';
 import { Mesh, testEngine, type PeerRow } from '../helpers/mesh.js';
+import { assertPings, assertTransfers } from '../helpers/mesh-traffic.js';
 import { forwarded, natRouter, type NatRouter } from '../helpers/nat-router.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
@@ -90,24 +91,16 @@ test('(3) A announces the forwarded address and port; P joins through them and r
   console.log(
     `# advertise: port forwards carried ${tcpIn} TCP packets (API) and ${udpAfter} UDP packets (WireGuard) to A`,
   );
-  for (const [from, to] of [
+  await assertPings(lab, mesh, [
     ['n2', 'n3'],
     ['n3', 'n1'],
     ['n3', 'n2'],
-  ] as const) {
-    const p = await ping(lab, lab.node(from).ns, mesh.overlay4(to), { count: 3 });
-    assert.equal(p.received, 3, `${from} → ${to}: ${p.output}`);
-  }
-  const size = 8 * 1024 * 1024;
-  for (const [from, to] of [
+  ]);
+  const pairs = [
     ['n1', 'n3'],
     ['n3', 'n2'],
-  ] as const) {
-    const t = await tcpTransfer(lab, lab.node(from).ns, lab.node(to).ns, mesh.overlay4(to), size);
-    assert.equal(t.bytesReceived, size);
-    assert.equal(t.receivedSha256, t.sentSha256);
-    console.log(`# advertise ${from} → ${to}: 8 MiB in ${t.seconds.toFixed(2)} s, sha256 equal`);
-  }
+  ] as const;
+  await assertTransfers(lab, mesh, pairs, 8 * 1024 * 1024, 'advertise');
 });
 
 test('(3) membership reaches A only through its advertised URL, and keeps it alive', async () => {

@@ -18,6 +18,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { Lab, waitFor } from '../helpers/netns.js';
 import { Mesh, cliPath, testEngine, type PeerRow } from '../helpers/mesh.js';
+import { assertPings, assertTransfers } from '../helpers/mesh-traffic.js';
 import { natRouter, renumber, sysctlIn, type NatRouter } from '../helpers/nat-router.js';
 import { ping, tcpTransfer } from '../helpers/transfer.js';
 
@@ -92,25 +93,17 @@ test('(1) N joins and talks both ways with P and Q; P and Q learn its translated
       async () => (await ping(lab, lab.node(from).ns, mesh.overlay4(to), { count: 1, timeoutS: 1 })).received === 1,
       { what: `a first ${from} → ${to} ping`, timeoutMs: 20_000, intervalMs: 100 },
     );
-  for (const [from, to] of [
+  await assertPings(lab, mesh, [
     ['n1', 'n3'],
     ['n2', 'n3'],
     ['n3', 'n1'],
     ['n3', 'n2'],
-  ] as const) {
-    const r = await ping(lab, lab.node(from).ns, mesh.overlay4(to), { count: 3 });
-    assert.equal(r.received, 3, `${from} → ${to}: ${r.output}`);
-  }
-  const size = 8 * 1024 * 1024;
-  for (const [from, to] of [
+  ]);
+  const pairs = [
     ['n1', 'n3'],
     ['n3', 'n2'],
-  ] as const) {
-    const t = await tcpTransfer(lab, lab.node(from).ns, lab.node(to).ns, mesh.overlay4(to), size);
-    assert.equal(t.bytesReceived, size, `${from} → ${to}`);
-    assert.equal(t.receivedSha256, t.sentSha256, `${from} → ${to}`);
-    console.log(`# NAT ${from} → ${to}: 8 MiB in ${t.seconds.toFixed(2)} s, sha256 equal`);
-  }
+  ] as const;
+  await assertTransfers(lab, mesh, pairs, 8 * 1024 * 1024, 'NAT');
 });
 
 /** N's keepalive, changed live (`tunmesh reload`; 0 = off even behind NAT until a restart). */

@@ -5,8 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor } from '../helpers/netns.js';
+import { allPairs, assertPings } from '../helpers/mesh-traffic.js';
 import { Mesh } from '../helpers/mesh.js';
-import { ping, tcpTransfer } from '../helpers/transfer.js';
+import { tcpTransfer } from '../helpers/transfer.js';
 import { loadFastPath } from '../../src/dataplane/native-addon.js';
 
 const skip = loadFastPath() === undefined && 'native addon without the fast path';
@@ -46,15 +47,7 @@ test('the native daemons run the fast path with offloads, the JS one does not', 
 });
 
 test('every pair exchanges IPv4 and IPv6 ICMP echo', { skip }, async () => {
-  for (const a of nodes) {
-    for (const b of nodes) {
-      if (a === b) continue;
-      const v4 = await ping(lab, lab.node(a).ns, mesh.overlay4(b), { count: 2 });
-      assert.equal(v4.received, 2, `${a} -> ${b} IPv4: ${v4.output}`);
-      const v6 = await ping(lab, lab.node(a).ns, mesh.overlay6(b), { count: 2 });
-      assert.equal(v6.received, 2, `${a} -> ${b} IPv6: ${v6.output}`);
-    }
-  }
+  await assertPings(lab, mesh, allPairs(nodes), { count: 2, v6: true });
 });
 
 for (const [from, to] of [

@@ -34,6 +34,19 @@ function config(patch: (c: Loose) => void = () => undefined): Config {
   return configSchema.parse(c);
 }
 
+/** A mesh member's record, as reload sees it. */
+const memberB = {
+  id: 'b',
+  epoch: 1,
+  version: 0,
+  publicKey: keyB,
+  addresses: ['198.19.0.2/16'],
+  routes: [],
+  endpoints: ['198.18.0.2:51820'],
+  apiUrl: 'https://198.18.0.2:4567',
+  methods: ['wireguard'],
+};
+
 function fakeEngine() {
   const calls: string[] = [];
   const engine: DataPlaneEngine = {
@@ -97,17 +110,6 @@ test('applyReload applies live settings, keeps running values of the rest, never
 
 test('applyReload re-applies a new keepalive to mesh members by upsert (sessions kept)', async () => {
   const { engine, calls } = fakeEngine();
-  const rec = {
-    id: 'b',
-    epoch: 1,
-    version: 0,
-    publicKey: keyB,
-    addresses: ['198.19.0.2/16'],
-    routes: [],
-    endpoints: ['198.18.0.2:51820'],
-    apiUrl: 'https://198.18.0.2:4567',
-    methods: ['wireguard'],
-  };
   const { result } = await applyReload(
     config(),
     config((c) => (c.wireguard.persistentKeepaliveSec = 7)),
@@ -115,7 +117,7 @@ test('applyReload re-applies a new keepalive to mesh members by upsert (sessions
       log: silentLogger(),
       engine,
       families: new Set([4]),
-      memberRecords: () => [rec as never],
+      memberRecords: () => [memberB as never],
       setDashboard: () => undefined,
     },
   );
@@ -126,17 +128,6 @@ test('applyReload re-applies a new keepalive to mesh members by upsert (sessions
 
 test('applyReload behind NAT: a keepalive reloaded to 0 means the NAT keepalive for mesh members', async () => {
   const { engine, calls } = fakeEngine();
-  const rec = {
-    id: 'b',
-    epoch: 1,
-    version: 0,
-    publicKey: keyB,
-    addresses: ['198.19.0.2/16'],
-    routes: [],
-    endpoints: ['198.18.0.2:51820'],
-    apiUrl: 'https://198.18.0.2:4567',
-    methods: ['wireguard'],
-  };
   const outbound = (ka: number) =>
     config((c) => {
       c.node.reach = 'outbound';
@@ -146,7 +137,7 @@ test('applyReload behind NAT: a keepalive reloaded to 0 means the NAT keepalive 
     log: silentLogger(),
     engine,
     families: new Set([4]),
-    memberRecords: () => [rec as never],
+    memberRecords: () => [memberB as never],
     setDashboard: () => undefined,
   });
   assert.ok(calls.includes(`upsert b ka=${net.natKeepaliveSec}`), calls.join(', '));
