@@ -3,7 +3,7 @@
 // 100 ms as the engines do. Every action is logged with its simulated time. Inner packets carry a
 // 32-bit sequence number so a test can prove each one arrived exactly once. For the reliability rows that
 // state figures in simulated time (R15, R19, R23), where the zero-latency wire of wg-pair.ts cannot.
-import { ManualClock } from '../../src/base/manual-clock.js';
+import type { ManualClock } from '../../src/base/manual-clock.js';
 import { Secret } from '../../src/base/secret.js';
 import { encodeKey, publicKeyOf } from '../../src/crypto/keys.js';
 import { WgDevice, type WgDeviceOptions } from '../../src/noise/device.js';
