@@ -275,7 +275,11 @@ class Core {
   static std::string FormatHost(const sockaddr_storage& a, socklen_t len, int* port);
 
   // Seal/open one transport message exactly as the threads do (tests and the reseal path).
-  static size_t PaddedLength(size_t packetLen, uint32_t mtu);
+  // `bound` (0: none) is the padding bound below the MTU: the smallest route MTU into the TUN (R28).
+  static size_t PaddedLength(size_t packetLen, uint32_t mtu, uint32_t bound = 0);
+
+  // Padding bound for the tx thread, set from JS when the routes into the TUN change (0: the MTU).
+  std::atomic<uint32_t> paddingMtu{0};
 
   Options opt;
   Stats stats;

@@ -453,7 +453,14 @@ bool Core::WriteTun(const uint8_t* packet, size_t len) {
   return r >= 0;
 }
 
-size_t Core::PaddedLength(size_t packetLen, uint32_t mtu) {
+size_t Core::PaddedLength(size_t packetLen, uint32_t mtu, uint32_t bound) {
+  // A route MTU below the tunnel MTU bounds padding, as the kernel's dst_mtu does; a packet already at or
+  // past it stays as it is (it fit some larger route). Same rule as paddingSize in src/noise/outbound.ts.
+  if (bound != 0 && (mtu == 0 || bound < mtu)) {
+    if (packetLen >= bound) return packetLen;
+    size_t padded = (packetLen + 15) & ~size_t(15);
+    return padded > bound ? bound : padded;
+  }
   // wireguard-go calculatePaddingSize: a multiple of 16, never past the MTU.
   if (mtu == 0) return (packetLen + 15) & ~size_t(15);
   size_t lastUnit = packetLen > mtu ? packetLen % mtu : packetLen;

@@ -50,6 +50,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
                            InstanceMethod("writeTun", &FastPath::WriteTun),
                            InstanceMethod("activity", &FastPath::Activity),
                            InstanceMethod("stats", &FastPath::Stats),
+                           InstanceMethod("setPaddingMtu", &FastPath::SetPaddingMtu),
                        });
   }
 
@@ -257,6 +258,13 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     return Napi::Boolean::New(info.Env(), core_->SendTransport(U32(info[0]), p, len, ep));
   }
 
+  // setPaddingMtu(n): padding stops at n bytes when n is below the MTU (0: the MTU bounds it). R28.
+  Napi::Value SetPaddingMtu(const Napi::CallbackInfo& info) {
+    uint32_t n = info.Length() > 0 && info[0].IsNumber() ? U32(info[0]) : 0;
+    core_->paddingMtu.store(n, std::memory_order_relaxed);
+    return info.Env().Undefined();
+  }
+
   Napi::Value WriteTun(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !IsBytes(info[0])) return Napi::Boolean::New(info.Env(), false);
     size_t len;
@@ -345,7 +353,7 @@ void CallSlow(Napi::Env env, Napi::Function fn, FastPath* self, void*) {
   self->Drain(env, fn);
 }
 
-// fastPathSeal(sendKey, remoteIndex, counter, packet, mtu) -> the transport message the tx thread sends.
+// fastPathSeal(sendKey, remoteIndex, counter, packet, mtu[, paddingMtu]) -> the transport message the tx thread sends.
 Napi::Value Seal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !IsBytes(info[0]) || !info[1].IsNumber() || !info[2].IsNumber() || !IsBytes(info[3]) ||
@@ -359,7 +367,8 @@ Napi::Value Seal(const Napi::CallbackInfo& info) {
   fp::Keypair kp;
   memcpy(kp.sendKey, key, kl < fp::kKeyLen ? kl : fp::kKeyLen);
   kp.remoteIndex = U32(info[1]);
-  size_t padded = Core::PaddedLength(pl, U32(info[4]));
+  uint32_t bound = info.Length() > 5 && info[5].IsNumber() ? U32(info[5]) : 0;
+  size_t padded = Core::PaddedLength(pl, U32(info[4]), bound);
   std::vector<uint8_t> msg(fp::kWgHeader + padded + fp::kTagLen);
   memcpy(msg.data() + fp::kWgHeader, pkt, pl);
   fp::Aead aead;

@@ -35,6 +35,10 @@ export interface DataPlaneEngine {
   upsertPeer(spec: PeerSpec): void;
   removePeer(publicKey: string): void;
   counters(publicKey: string): PeerCounters | undefined;
+  /** Swaps this node's static key live: every session ends, every peer stays installed (handshakes anew). */
+  replaceIdentity?(privateKey: Secret<Uint8Array>): void;
   onEvent(handler: (e: EngineEvent) => void): void;
+  /** Bounds padding by the smallest route MTU into the TUN (R28; 0: the tunnel MTU alone). */
+  setPaddingMtu?(mtu: number): void;
   stop(): Promise<void>;
 }

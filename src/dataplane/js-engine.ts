@@ -1,6 +1,7 @@
 // The reference engine: the WireGuard core in TypeScript over the platform ports. Inside = the TUN
 // (local applications), outside = the UDP underlay. Routing and action handling live in engine-core.ts.
 import type { Logger } from '../base/log.js';
+import type { Secret } from '../base/secret.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { WgDevice } from '../noise/device.js';
 import type { Clock, DatagramSocket, Timer, TunDevice } from '../platform/ports.js';
@@ -81,8 +82,20 @@ export class JsEngine implements DataPlaneEngine {
     return this.core.counters(publicKey);
   }
 
+  replaceIdentity(privateKey: Secret<Uint8Array>): void {
+    this.core.replaceIdentity(
+      privateKey,
+      (k) => this.removePeer(k),
+      (s) => this.upsertPeer(s),
+    );
+  }
+
   onEvent(handler: (e: EngineEvent) => void): void {
     this.core.onEvent(handler);
+  }
+
+  setPaddingMtu(mtu: number): void {
+    this.#d.device.setPaddingMtu(mtu);
   }
 
   async stop(): Promise<void> {

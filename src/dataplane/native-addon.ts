@@ -74,6 +74,8 @@ export interface FastPathHandle {
   /** Rows of activityColumns numbers, one per peer whose counters moved since the last call. */
   activity(): Float64Array;
   stats(): FastPathStats;
+  /** Padding stops at this many bytes when below the MTU (0: the MTU bounds it); R28. Older addons lack it. */
+  setPaddingMtu?(mtu: number): void;
 }
 
 export const activityColumns = 10;
@@ -88,7 +90,14 @@ export interface FastPathAddon {
     threads?: 1 | 2;
   }) => FastPathHandle;
   /** The transport message the tx thread would send for `packet` (test vectors). */
-  fastPathSeal(key: Uint8Array, remoteIndex: number, counter: number, packet: Uint8Array, mtu: number): Buffer;
+  fastPathSeal(
+    key: Uint8Array,
+    remoteIndex: number,
+    counter: number,
+    packet: Uint8Array,
+    mtu: number,
+    paddingMtu?: number,
+  ): Buffer;
   /** The packets the tx thread would seal for one vnet-header TUN read (null: dropped). */
   fastPathSplit(vnetHeaderAndPacket: Uint8Array, mtu: number): Buffer[] | null;
   /**

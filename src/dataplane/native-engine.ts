@@ -4,6 +4,7 @@
 // verified first packets of a new session), and every tick gives the device a summary of the traffic
 // the threads carried so its timers (keepalive, rekey) run exactly as in the JS engine.
 import type { Logger } from '../base/log.js';
+import type { Secret } from '../base/secret.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DropReason } from '../metrics/table.js';
 import type { WgAction } from '../noise/actions.js';
@@ -147,6 +148,20 @@ export class NativeEngine implements DataPlaneEngine {
     this.#syncRoutes(touched);
   }
 
+  replaceIdentity(privateKey: Secret<Uint8Array>): void {
+    // The threads hold only session keys: removing each peer drops them; a peer off the native UDP path
+    // stays off (as restartSession keeps it).
+    const off = new Set(this.#offUdp);
+    this.core.replaceIdentity(
+      privateKey,
+      (k) => this.removePeer(k),
+      (s) => {
+        if (off.has(s.publicKey)) this.#offUdp.add(s.publicKey);
+        this.upsertPeer(s);
+      },
+    );
+  }
+
   /** The threads route only CIDRs with exactly one exit; multi-exit CIDRs and misses come up to JS. */
   #syncRoutes(peers: Iterable<string>): void {
     for (const p of peers) {
@@ -161,6 +176,12 @@ export class NativeEngine implements DataPlaneEngine {
 
   onEvent(handler: (e: EngineEvent) => void): void {
     this.core.onEvent(handler);
+  }
+
+  /** Both sealers pad the same way: the device (slow path) and the tx thread. */
+  setPaddingMtu(mtu: number): void {
+    this.#d.device.setPaddingMtu(mtu);
+    this.#fast.setPaddingMtu?.(mtu);
   }
 
   /** The fast path's own counters (reads, sends, offload use, drops). */

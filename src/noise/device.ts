@@ -80,8 +80,11 @@ function sameEndpoint(a: WgEndpoint | undefined, b: WgEndpoint): boolean {
   return a !== undefined && a.port === b.port && a.host === b.host;
 }
 
+/** The device's identity; mutable only through setPrivateKey (the Outbound shares this very object). */
+type MutableIdentity = { -readonly [K in keyof StaticIdentity]: StaticIdentity[K] };
+
 export class WgDevice {
-  readonly #identity: StaticIdentity;
+  readonly #identity: MutableIdentity;
   readonly #random: (n: number) => Uint8Array;
   readonly #wallClockMs: () => number;
   readonly #limits: WgLimits;
@@ -89,7 +92,7 @@ export class WgDevice {
   readonly #loadMeter: HandshakeLoadMeter | undefined;
   readonly #peers = new Map<string, Peer>();
   readonly #indices: IndexTable<Peer, Keypair>;
-  readonly #checker: CookieChecker;
+  #checker: CookieChecker;
   readonly #rate = new HandshakeRateLimiter();
   readonly #rules: PeerTimerRules;
   readonly #out: Outbound;
@@ -127,6 +130,23 @@ export class WgDevice {
     });
   }
 
+  /**
+   * Replaces this device's static key (live key rotation). Only with no peer installed: every peer's
+   * precomputed static-static DH and sessions belong to the old key, so callers remove them first and
+   * add them again afterwards (EngineCore.replaceIdentity). The identity object is changed in place
+   * because the outbound path holds a reference to it; mac1 checks use the new key at once.
+   */
+  setPrivateKey(privateKey: Secret<Uint8Array>): void {
+    if (this.#peers.size > 0) throw new Error('setPrivateKey with peers installed: remove them first');
+    const raw = Uint8Array.from(privateKey.expose());
+    const prepared = preparePrivateKey(raw);
+    this.#identity.privateKey.fill(0);
+    this.#identity.privateKey = raw;
+    this.#identity.publicKey = prepared.publicKey;
+    this.#identity.prepared = prepared;
+    this.#checker = new CookieChecker(prepared.publicKey, this.#limits.cookieRefreshTimeMs);
+  }
+
   /** Our static public key. */
   get publicKey(): Uint8Array {
     return Uint8Array.from(this.#identity.publicKey);
@@ -134,6 +154,11 @@ export class WgDevice {
 
   get limits(): WgLimits {
     return this.#limits;
+  }
+
+  /** Bounds padding by the smallest route MTU into the TUN (R28; 0: the tunnel MTU alone). */
+  setPaddingMtu(mtu: number): void {
+    this.#out.setPaddingMtu(mtu);
   }
 
   addPeer(cfg: WgPeerConfig): void {

@@ -27,9 +27,18 @@ export interface DeviceContext {
 
 const emptyPacket = new Uint8Array(0);
 
-/** wireguard-go calculatePaddingSize: pad to a multiple of 16 without exceeding the MTU. */
-export function paddingSize(packetSize: number, mtu: number): number {
+/**
+ * wireguard-go calculatePaddingSize: pad to a multiple of 16 without exceeding the MTU. `bound`, when below
+ * the MTU, is the smallest route MTU into the TUN (R28): padding stops there as the kernel's dst_mtu bound
+ * does, and a packet already at or past it is not padded (it fit a larger route). Native twin:
+ * Core::PaddedLength in native/src/fastpath_core.cc, kept byte-identical by native-fastpath.test.ts.
+ */
+export function paddingSize(packetSize: number, mtu: number, bound = 0): number {
   const m = wg.paddingMultiple;
+  if (bound > 0 && (mtu === 0 || bound < mtu)) {
+    if (packetSize >= bound) return 0;
+    return Math.min(bound, (packetSize + m - 1) & ~(m - 1)) - packetSize;
+  }
   if (mtu === 0) return ((packetSize + m - 1) & ~(m - 1)) - packetSize;
   const lastUnit = packetSize > mtu ? packetSize % mtu : packetSize;
   const padded = Math.min(mtu, (lastUnit + m - 1) & ~(m - 1));
@@ -37,7 +46,15 @@ export function paddingSize(packetSize: number, mtu: number): number {
 }
 
 export class Outbound {
+  /** Padding bound below the tunnel MTU (0: none): see paddingSize. */
+  #paddingMtu = 0;
+
   constructor(private readonly ctx: DeviceContext) {}
+
+  /** Sets the padding bound: the smallest MTU of the routes into the TUN (0 or ≥ the MTU: no extra bound). */
+  setPaddingMtu(mtu: number): void {
+    this.#paddingMtu = Number.isInteger(mtu) && mtu > 0 ? mtu : 0;
+  }
 
   /** A usable sending keypair, or undefined when a handshake is needed first. */
   sendingKeypair(peer: Peer, now: Now): Keypair | undefined {
@@ -195,7 +212,7 @@ export class Outbound {
 
   #encrypt(peer: Peer, kp: Keypair, packet: Uint8Array, to: WgEndpoint, out: WgAction[]): void {
     const counter = kp.sendNonce++;
-    const pad = paddingSize(packet.length, this.ctx.mtu);
+    const pad = paddingSize(packet.length, this.ctx.mtu, this.#paddingMtu);
     const data = Buffer.allocUnsafe(transportLayout.content + packet.length + pad + aeadTagLength);
     writeTransportHeader(data, kp.remoteIndex, counter);
     sealInto(kp.sendKey.expose(), counter, packet, pad, undefined, data, transportLayout.content);

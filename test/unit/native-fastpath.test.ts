@@ -161,6 +161,41 @@ test('seal: padding and layout equal the TypeScript engine for any length, count
   );
 });
 
+test('seal: a padding bound (route MTU, R28) pads the same way in both engines', { skip }, () => {
+  const key = new Uint8Array(32).fill(7);
+  // Every length around the bounds that matter, then random ones.
+  const cases: [number, number, number][] = [];
+  for (const [mtu, bound] of [
+    [1420, 1299],
+    [1420, 1280],
+    [0, 1299],
+    [1420, 1500],
+    [1420, 0],
+  ] as const)
+    for (let len = 1260; len <= 1440; len++) cases.push([len, mtu, bound]);
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 1500 }),
+      fc.constantFrom(0, 1280, 1420, 1440),
+      fc.integer({ min: 0, max: 1500 }),
+      (len, mtu, bound) => void cases.push([len, mtu, bound]),
+    ),
+    { numRuns: 200 },
+  );
+  for (const [len, mtu, bound] of cases) {
+    const packet = Buffer.alloc(len, 0x5a);
+    const pad = paddingSize(len, mtu, bound);
+    const expected = Buffer.alloc(16 + len + pad + 16);
+    expected[0] = 4;
+    expected.writeUInt32LE(9, 4);
+    expected.writeBigUInt64LE(3n, 8);
+    sealInto(key, 3, packet, pad, undefined, expected, 16);
+    const got = fast!.fastPathSeal(key, 9, 3, packet, mtu, bound);
+    assert.equal(got.length, expected.length, `len ${len} mtu ${mtu} bound ${bound}`);
+    assert.ok(got.equals(expected), `len ${len} mtu ${mtu} bound ${bound}`);
+  }
+});
+
 // ---- TSO split ----
 
 function superPacket(v6: boolean, mss: number, payload: Uint8Array, flags: number, opts = tsOption): Buffer {
