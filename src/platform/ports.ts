@@ -69,3 +69,21 @@ export interface Clock {
 export interface Random {
   bytes(n: number): Uint8Array;
 }
+
+/**
+ * The smallest MTU of the routes into a device (R28). The kernel bounds WireGuard's padding by the route's
+ * MTU (dst_mtu); a userspace TUN never sees which route a packet took, so the bound is the smallest explicit
+ * route MTU into the device, over every table and both families.
+ */
+export interface RouteMtuWatch {
+  /** Smallest `mtu` of the routes into the device; undefined when none sets one. */
+  current(): number | undefined;
+  /** Called after each change of `current()`. */
+  onChange(handler: (mtu: number | undefined) => void): void;
+  stop(): Promise<void>;
+}
+
+export interface RouteMtuSource {
+  /** Resolves after the first read; never rejects (a watch that cannot read reports undefined). */
+  watch(device: string): Promise<RouteMtuWatch>;
+}
