@@ -13,6 +13,7 @@ export const errorCodes = {
   PRIVILEGE_DROP_FAILED: 'the daemon could not drop to the configured uid/gid',
   API_BAD_REQUEST: 'a control API request was malformed',
   NOT_FOUND: 'no such resource',
+  KEY_ROTATION_REFUSED: 'a live rotation of the node key was refused; the node keeps its running key',
   INTERNAL: 'an internal invariant failed',
 } as const;
 

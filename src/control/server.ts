@@ -32,6 +32,7 @@ import { eventsRoute } from './routes/events.js';
 import { peersRoute } from './routes/peers.js';
 import { pingRoute } from './routes/ping.js';
 import { reloadRoute } from './routes/reload.js';
+import { keyRotateRoute } from './routes/key-rotate.js';
 import { loadTls, type TlsInput } from './tls.js';
 import { handleStreamUpgrade, type StreamAcceptor } from './routes/stream.js';
 
@@ -92,6 +93,8 @@ export class ControlServer {
     this.#routes = [healthRoute(p), metricsRoute(p), joinRoute(p), gossipRoute(p), nodeRoute(p), statusRoute(p)];
     // Operator routes (signed like status, from=cli) exist when the daemon provides them.
     if (p.ops) this.#routes.push(peersRoute(p.ops), pingRoute(p.ops), reloadRoute(p.ops), eventsRoute(p.ops));
+    const rotateKey = p.ops?.rotateKey?.bind(p.ops);
+    if (rotateKey) this.#routes.push(keyRotateRoute({ rotateKey }));
   }
 
   /** Loads the TLS material, listens, and resolves with the bound address. */

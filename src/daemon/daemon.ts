@@ -2,6 +2,7 @@
 // first, then the privilege drop, then joining the mesh) and stops them in reverse.
 import { net } from '../base/constants.js';
 import type { Logger } from '../base/log.js';
+import type { Secret } from '../base/secret.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { parseHostPort, type Config } from '../config/index.js';
 import type { Secrets } from '../config/secrets.js';
@@ -35,6 +36,7 @@ import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { FailedPeerRetention } from './retention.js';
+import { rotateNodeKey, type KeyRotationResult } from './key-rotation.js';
 import { MemberEndpoints, effectiveKeepaliveSec } from './nat.js';
 import { SelfAddressWatcher, advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
@@ -228,6 +230,7 @@ export class Daemon {
       families: () => this.#families,
       endpointGuard: () => this.#endpointGuard,
       client: () => this.#client,
+      rotateKey: (k) => this.#rotateKey(k),
     });
     await this.#ops.start();
     // Port 53 needs privileges: bind before the drop.
@@ -459,6 +462,14 @@ export class Daemon {
       peerStats: (name) => this.#ops?.peerStats(name),
       transport: (key) => this.#transport?.mux.status(key),
     });
+  }
+
+  /** Live static-key rotation (daemon/key-rotation.ts): the new key is in force when this returns. */
+  #rotateKey(privateKey: Secret<Uint8Array>): KeyRotationResult {
+    const target = { log: this.#log, engine: this.#engine, transport: this.#transport, membership: this.#membership };
+    const r = rotateNodeKey(target, privateKey);
+    if (r.ok) this.#o = { ...this.#o, secrets: { ...this.#o.secrets, privateKey } };
+    return r;
   }
 
   /** Applies the config file's live settings (SIGHUP; `tunmesh reload` goes through the API). */

@@ -3,7 +3,7 @@
 // oldest event and counts it, so a flapping peer cannot grow memory.
 
 export type OpsEventType =
-  'start' | 'join' | 'leave' | 'down' | 'handshake' | 'rekey' | 'endpoint' | 'fallback' | 'reload';
+  'start' | 'join' | 'leave' | 'down' | 'handshake' | 'rekey' | 'endpoint' | 'fallback' | 'reload' | 'key';
 
 export interface OpsEvent {
   /** Increasing sequence number; clients ask for events after the last one they saw. */

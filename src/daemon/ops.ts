@@ -20,6 +20,7 @@ import {
   readOperatorToken,
   type ReloadResult,
 } from './reload.js';
+import { refused, type KeyRotationResult } from './key-rotation.js';
 import { RttMonitor } from './rtt.js';
 import type { StatusReport } from './status.js';
 import type { EndpointGuard } from './loop-guard.js';
@@ -39,6 +40,8 @@ export interface OpsDeps {
   families(): ReadonlySet<4 | 6>;
   endpointGuard?(): EndpointGuard | undefined;
   client(): ControlClient | undefined;
+  /** Live static-key rotation (daemon/key-rotation.ts); absent = refused. */
+  rotateKey?(privateKey: Secret<Uint8Array>): KeyRotationResult;
 }
 
 const remoteCacheMs = 1000;
@@ -195,6 +198,27 @@ export class Ops implements OpsProvider {
     const r: ReloadResult & { ok: boolean } = { ok: result.errors.length === 0, ...result };
     this.eventLog.add('reload', undefined, summary(result));
     this.#d.log.info(r, 'config reloaded');
+    return r;
+  }
+
+  async rotateKey(privateKey: Secret<Uint8Array>, operatorToken: Secret<string>): Promise<KeyRotationResult> {
+    let r: KeyRotationResult;
+    if (!this.#auth)
+      r = refused(
+        'this node has no operator token, which a key rotation requires',
+        'set control.operatorTokenFile (`tunmesh secret generate --out FILE`), `tunmesh reload`, then rotate again',
+      );
+    else if (!this.#auth.tokenMatches(operatorToken.expose()))
+      r = {
+        ok: false,
+        code: 'AUTH_FAILED',
+        error: 'the operator token does not match this node’s',
+        hint: 'use the config of this node (its control.operatorTokenFile)',
+      };
+    else if (!this.#d.rotateKey) r = refused('this daemon cannot rotate its key live', 'restart it with the new key');
+    else r = this.#d.rotateKey(privateKey);
+    if (r.ok) this.eventLog.add('key', undefined, `rotated: ${r.previousPublicKey} -> ${r.publicKey}`);
+    else this.#d.log.warn({ code: r.code, err: r.error }, 'key rotation refused');
     return r;
   }
 

@@ -30,7 +30,7 @@ export interface TransportWiringDeps {
 export class TransportWiring {
   readonly mux: TransportMux;
   readonly #methods: readonly string[];
-  readonly #selfKeyB64: string;
+  #selfKeyB64: string;
 
   private constructor(d: TransportWiringDeps, dialer: StreamDialer) {
     this.#methods = d.config.transport.methods;
@@ -70,6 +70,12 @@ export class TransportWiring {
       timeoutMs: c.membership.requestTimeoutMs * 2,
     });
     return new TransportWiring(d, dialer);
+  }
+
+  /** This node's key after a live rotation: negotiation and the mux use the new one from now on. */
+  setSelfKey(publicKey: Uint8Array): void {
+    this.#selfKeyB64 = Buffer.from(publicKey).toString('base64');
+    this.mux.setSelfKey(publicKey);
   }
 
   /** The method this node and the record's node use (records without methods are wireguard-only). */

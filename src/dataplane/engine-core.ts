@@ -2,6 +2,7 @@
 // An engine supplies only how bytes leave (a UDP send, a TUN write) and what it does with session keys;
 // the JS engine drives every packet through here, the native engine only its slow path.
 import type { Logger } from '../base/log.js';
+import type { Secret } from '../base/secret.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DropReason } from '../metrics/table.js';
 import type { WgAction, WgEndpoint } from '../noise/actions.js';
@@ -104,6 +105,26 @@ export class EngineCore {
     return touched;
   }
 
+  /**
+   * Live static-key rotation: every peer is removed (its sessions end, under the old key) and installed
+   * again under the new key, keeping the endpoint it last used so a roamed or NAT-learned address
+   * survives; handshakes start with the next packet either way. `remove`/`add` are the engine's own
+   * removePeer/upsertPeer, so its fast path forgets the old sessions too.
+   */
+  replaceIdentity(
+    privateKey: Secret<Uint8Array>,
+    remove: (publicKey: string) => void,
+    add: (spec: PeerSpec) => void,
+  ): void {
+    const specs = [...this.peers.values()].map((s) => ({
+      ...s,
+      endpoint: this.device.peerStatus(s.publicKey)?.endpoint ?? s.endpoint,
+    }));
+    for (const s of specs) remove(s.publicKey);
+    this.device.setPrivateKey(privateKey);
+    for (const s of specs) add(s);
+  }
+
   /** The CIDRs of `peer` it is the only exit of. */
   soleExitCidrs(peer: string): string[] {
     const spec = this.peers.get(peer);
@@ -159,8 +180,14 @@ export class EngineCore {
   }
 
   /** One WireGuard message from the underlay or (via 'tls') a stream, which never moves the endpoint. */
-  receive(data: Uint8Array, from: WgEndpoint, now: number, via: 'udp' | 'tls' = 'udp'): void {
-    const opts = this.#router ? { roam: via === 'udp', report: true } : undefined;
+  receive(
+    data: Uint8Array,
+    from: WgEndpoint,
+    now: number,
+    via: 'udp' | 'tls' = 'udp',
+    admitted?: HandshakeAdmission,
+  ): void {
+    const opts = this.#router ? { roam: via === 'udp', report: true, admitted } : { admitted };
     this.run(this.device.receive(data, from, now, opts));
   }
 

@@ -355,6 +355,27 @@ export class MembershipCore {
     return this.#drain();
   }
 
+  /**
+   * Publishes a change of this node's record and pushes it at once to every live member that takes
+   * requests, instead of waiting for gossip rounds: for changes peers must act on quickly (a rotated
+   * static key: until a peer installs the new record its handshakes with this node fail). The update
+   * also stays queued for ordinary dissemination (members that take no inbound requests get it there).
+   */
+  updateSelfNow(patch: Partial<Omit<NodeRecord, 'id' | 'epoch' | 'version'>>): Action[] {
+    this.#bumpSelf(this.self.version + 1, patch);
+    const u: Update = { t: 'alive', r: this.self };
+    for (const id of this.table.liveIds()) {
+      if (id === this.self.id || !this.#contactable(id)) continue;
+      this.#send(
+        { kind: 'gossip', target: id },
+        id,
+        { type: 'gossip', from: this.self.id, updates: [u] },
+        this.#t.directTimeoutMs,
+      );
+    }
+    return this.#drain();
+  }
+
   /** Graceful leave: tell a few members we are gone; they spread it. Returns the sends to make. */
   leave(): Action[] {
     this.#leaving = true;

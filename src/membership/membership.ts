@@ -154,6 +154,11 @@ export class Membership extends EventEmitter<MembershipEvents> implements Member
     this.#run(this.#core.updateSelf(patch));
   }
 
+  /** Like updateSelf, and pushed to every live member at once (core.updateSelfNow). */
+  updateSelfNow(patch: Partial<Omit<NodeRecord, 'id' | 'epoch' | 'version'>>): void {
+    this.#run(this.#core.updateSelfNow(patch));
+  }
+
   /** Every known node but this one, with state and last sign of life; for `tunmesh status`. */
   members(): MemberStatus[] {
     const now = this.#deps.clock.now();

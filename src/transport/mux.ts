@@ -108,13 +108,16 @@ interface PeerState {
 export class TransportMux {
   readonly #d: TransportMuxDeps;
   readonly #peers = new Map<string, PeerState>();
-  readonly #selfB64: string;
+  /** This node's public key; replaced by setSelfKey when the node's static key rotates live. */
+  #selfKey: Uint8Array;
+  #selfB64: string;
   #timer: ReturnType<typeof setInterval> | undefined;
   /** How the receive in progress arrived (EngineCore reports authenticated messages per peer). */
   #via: 'udp' | 'tls' = 'udp';
 
   constructor(d: TransportMuxDeps) {
     this.#d = d;
+    this.#selfKey = d.selfKey;
     this.#selfB64 = Buffer.from(d.selfKey).toString('base64');
     d.engine.core.setRouter({
       route: (a) => this.#route(a),
@@ -122,6 +125,12 @@ export class TransportMux {
       received: (peer) => this.#received(peer),
     });
     d.engine.onForeignDatagram((data, from) => this.#foreign(data, from));
+  }
+
+  /** This node's new public key after a live static-key rotation (null framing and probes carry it). */
+  setSelfKey(publicKey: Uint8Array): void {
+    this.#selfKey = Uint8Array.from(publicKey);
+    this.#selfB64 = Buffer.from(publicKey).toString('base64');
   }
 
   start(): void {
@@ -261,7 +270,7 @@ export class TransportMux {
       this.#d.engine.core.drops.add('no_route');
       return true;
     }
-    this.#d.engine.sendRaw(encodeNull(this.#d.selfKey, packet), ep);
+    this.#d.engine.sendRaw(encodeNull(this.#selfKey, packet), ep);
     this.#d.engine.core.countPlain(peer, 'tx', packet.length);
     return true;
   }
@@ -303,7 +312,7 @@ export class TransportMux {
     }
     if (data[0] !== probeType || data.length !== probeLen || data[1]! > 1 || data[2] || data[3]) return false;
     const now = this.#d.now();
-    const p = decodeProbe(this.#d.probeKey, data, this.#d.selfKey, this.#d.wallNow(), probeMaxSkewMs);
+    const p = decodeProbe(this.#d.probeKey, data, this.#selfKey, this.#d.wallNow(), probeMaxSkewMs);
     const t = p ? this.#peers.get(p.sender) : undefined;
     if (!p || !t || t.n.method !== 'wireguard') {
       core.drops.add('probe_invalid');
@@ -320,7 +329,7 @@ export class TransportMux {
       }
       const pong = encodeProbe(this.#d.probeKey, {
         pong: true,
-        sender: this.#d.selfKey,
+        sender: this.#selfKey,
         receiver: Buffer.from(p.sender, 'base64'),
         wallMs: this.#d.wallNow(),
         nonce: Buffer.from(p.nonce, 'hex'),
@@ -369,7 +378,7 @@ export class TransportMux {
     t.pings.set(Buffer.from(nonce).toString('hex'), this.#d.now());
     const ping = encodeProbe(this.#d.probeKey, {
       pong: false,
-      sender: this.#d.selfKey,
+      sender: this.#selfKey,
       receiver: Buffer.from(t.key, 'base64'),
       wallMs: this.#d.wallNow(),
       nonce,

@@ -1,4 +1,5 @@
-// `tunmesh keys generate|public`: WireGuard keys, interchangeable with `wg genkey` / `wg pubkey`.
+// `tunmesh keys generate|public|rotate`: WireGuard keys, interchangeable with `wg genkey` / `wg pubkey`,
+// and the live rotation of a running node's key.
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
@@ -6,6 +7,7 @@ import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from '../../cry
 import { configPathFromEnv, loadConfig } from '../../config/load.js';
 import { readPrivateKeyFile } from '../../config/secrets.js';
 import { UsageError, withExamples, writeSecretFile } from '../common.js';
+import { rotateCommand } from './key-rotate.js';
 
 function generateCommand(): Command {
   const cmd = new Command('generate')
@@ -62,8 +64,14 @@ function publicCommand(): Command {
 
 export function keysCommand(): Command {
   const cmd = new Command('keys')
+    .alias('key')
     .description('WireGuard key pairs')
     .addCommand(generateCommand())
-    .addCommand(publicCommand());
-  return withExamples(cmd, ['tunmesh keys generate --out /etc/tunmesh/node.key', 'tunmesh keys public -c config.yaml']);
+    .addCommand(publicCommand())
+    .addCommand(rotateCommand());
+  return withExamples(cmd, [
+    'tunmesh keys generate --out /etc/tunmesh/node.key',
+    'tunmesh keys public -c config.yaml',
+    'tunmesh keys rotate -c /etc/tunmesh/config.yaml',
+  ]);
 }

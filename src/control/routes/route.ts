@@ -1,6 +1,7 @@
 // One route per file; each exports a factory taking the providers it needs. The server owns everything
 // common: size limits, authentication, JSON decoding, response signing, metrics.
 import type { z } from 'zod';
+import type { Secret } from '../../base/secret.js';
 import type { MembershipHandler } from '../../membership/messages.js';
 
 export interface HealthReport {
@@ -30,6 +31,11 @@ export interface OpsProvider {
   reload(): Promise<unknown>;
   /** Recent events after a sequence number. */
   events(after: number): unknown;
+  /**
+   * Swaps this node's static key live when `operatorToken` is this node's operator token; the answer
+   * says ok (with the new public key) or why not. Absent = the route does not exist.
+   */
+  rotateKey?(privateKey: Secret<Uint8Array>, operatorToken: Secret<string>): Promise<unknown>;
 }
 
 export interface RouteResult {

@@ -1,0 +1,43 @@
+// POST /v1/key/rotate {privateKey, operatorToken} — swap this node's static WireGuard key live
+// (`tunmesh keys rotate`). Signed with the cluster secret like every operator route, and in addition
+// gated by the operator token: every node holds the cluster secret, and a node that could hand another
+// one a key it chose could impersonate it. Both secrets are wrapped at once and never echoed, logged or
+// put in an error; the answer says ok with the new public key, or why the node kept its key.
+import { z } from 'zod';
+import { Secret } from '../../base/secret.js';
+import { decodeKey } from '../../crypto/keys.js';
+import type { OpsProvider } from './route.js';
+import { defineRoute } from './route.js';
+
+export const keyRotateRequestSchema = z
+  .object({
+    privateKey: z.string().min(1).max(64),
+    operatorToken: z.string().min(1).max(1024),
+  })
+  .strict();
+export type KeyRotateRequest = z.output<typeof keyRotateRequestSchema>;
+
+export function keyRotateRoute(p: Required<Pick<OpsProvider, 'rotateKey'>>) {
+  return defineRoute<KeyRotateRequest>({
+    name: 'key_rotate',
+    method: 'POST',
+    path: '/v1/key/rotate',
+    auth: true,
+    body: keyRotateRequestSchema as z.ZodType<KeyRotateRequest>,
+    async handle({ body }) {
+      const token = new Secret(body.operatorToken);
+      const key = decodeKey(body.privateKey);
+      if (!key)
+        return {
+          status: 200,
+          body: {
+            ok: false,
+            code: 'KEY_ROTATION_REFUSED',
+            error: 'the new private key is not 32 bytes of base64',
+            hint: 'send a key `tunmesh keys generate` makes',
+          },
+        };
+      return { status: 200, body: await p.rotateKey(new Secret(key), token) };
+    },
+  });
+}
