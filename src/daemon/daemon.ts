@@ -27,7 +27,10 @@ import type {
   Random,
   TunDevice,
   TunFactory,
+  RouteMtuSource,
+  RouteMtuWatch,
 } from '../platform/ports.js';
+import { watchPaddingMtu } from './padding-mtu.js';
 import { withResolvedAddresses } from './addresses.js';
 import { DnsResponder } from './dns.js';
 import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
@@ -49,6 +52,8 @@ export interface Platform {
   readonly udp: DatagramSocketFactory;
   readonly clock: Clock;
   readonly random: Random;
+  /** Routes into the TUN with a smaller MTU bound padding (R28); absent: the tunnel MTU alone. */
+  readonly routeMtu?: RouteMtuSource;
 }
 
 export interface DaemonOptions {
@@ -91,6 +96,7 @@ export class Daemon {
   /** What each member's peer was installed from (daemon/nat.ts: roamed endpoints survive record updates). */
   readonly #memberEndpoints: MemberEndpoints;
   #selfWatcher: SelfAddressWatcher | undefined;
+  #paddingWatch: RouteMtuWatch | undefined;
 
   private constructor(o: DaemonOptions) {
     this.#o = o;
@@ -276,6 +282,15 @@ export class Daemon {
     this.#self = self;
 
     if (this.#o.dropPrivileges !== false) dropPrivileges(config.process, log);
+    // After the drop: reading routes needs no privilege, and the `ip monitor` child runs unprivileged.
+    this.#paddingWatch = await watchPaddingMtu({
+      source: platform.routeMtu,
+      device: tun.name,
+      tunMtu: config.tun.mtu,
+      engine,
+      metrics: this.metrics,
+      log,
+    });
 
     const membership = new Membership({
       self,
@@ -482,6 +497,7 @@ export class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#selfWatcher?.stop();
+    await this.#paddingWatch?.stop();
     await this.#membership?.stop({ leave: true }).catch(() => undefined);
     this.#retention?.stop();
     await this.#server?.stop().catch(() => undefined);

@@ -5,6 +5,7 @@ import { IpNetConfig } from '../platform/linux/netconfig.js';
 import { CryptoRandom } from '../platform/linux/random.js';
 import { LinuxTunFactory } from '../platform/linux/tun.js';
 import { NodeUdpFactory } from '../platform/linux/udp.js';
+import { LinuxRouteMtuSource } from '../platform/linux/route-mtu.js';
 import type { Platform } from './daemon.js';
 
 export function linuxPlatform(log: Logger): Platform {
@@ -14,5 +15,6 @@ export function linuxPlatform(log: Logger): Platform {
     udp: new NodeUdpFactory({ log }),
     clock: new SystemClock(),
     random: new CryptoRandom(),
+    routeMtu: new LinuxRouteMtuSource({ log }),
   };
 }

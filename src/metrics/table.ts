@@ -126,6 +126,11 @@ export const metricTable = {
     labels: [],
   },
   build_info: { kind: 'gauge', help: 'Build information (always 1)', labels: ['version', 'engine'] },
+  padding_mtu_bytes: {
+    kind: 'gauge',
+    help: 'Bound on the padding of transport messages: the tunnel MTU, or the smallest MTU of a route into the TUN when lower (as the kernel bounds it by the route MTU)',
+    labels: [],
+  },
   fastpath_packets_total: {
     kind: 'counter',
     help: 'Packets the native fast path carried: tx (sealed and sent), rx (opened and written to the TUN), rx_datagrams (transport datagrams received)',
