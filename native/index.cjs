@@ -33,4 +33,6 @@ module.exports = {
   fastPathSeal: addon.fastPathSeal,
   fastPathSplit: addon.fastPathSplit,
   fastPathCoalesce: addon.fastPathCoalesce,
+  // The rx thread's handshake gate on its own (tests).
+  HandshakeGate: addon.HandshakeGate,
 };

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fastpath_handshake.h"
 #include "fastpath_routes.h"
 
 namespace fp {
@@ -164,6 +165,8 @@ enum Drop : int {
   kDropTunWriteFailed,
   kDropUdpSendFailed,
   kDropQueueFull,
+  kDropBadMac1,
+  kDropBadMac2,
   kDropCount
 };
 extern const char* const kDropNames[kDropCount];
@@ -175,6 +178,8 @@ struct Stats {
   // Datagrams handed up because their keypair was not confirmed yet (part of puntedUdp): one per
   // responder keypair, the one that confirms it.
   std::atomic<uint64_t> puntedUnconfirmed{0};
+  // Cookie replies the rx thread sent (handshakes without a valid mac2 under load).
+  std::atomic<uint64_t> cookieReplies{0};
   std::atomic<uint64_t> drops[kDropCount] = {};
   void Drop(int reason, uint64_t n = 1) { drops[reason].fetch_add(n, std::memory_order_relaxed); }
 };
@@ -192,7 +197,8 @@ struct Options {
 
 // Something TypeScript must handle: kind 0 = packet read from the TUN, 1 = datagram from the wire,
 // 2 = a decrypted inner packet of peer `peer` that routing policy decides on (a source the native table
-// does not route to that peer, or a broadcast/multicast destination).
+// does not route to that peer, or a broadcast/multicast destination), 3 = a handshake message whose mac1
+// the rx thread verified (not under load), 4 = one whose mac1 and mac2 it verified (under load).
 struct SlowItem {
   uint8_t kind = 0;
   uint32_t peer = 0;
@@ -200,7 +206,8 @@ struct SlowItem {
   socklen_t fromLen = 0;
   std::vector<uint8_t> data;
 };
-enum : uint8_t { kSlowTun = 0, kSlowUdp = 1, kSlowInner = 2 };
+enum : uint8_t { kSlowTun = 0, kSlowUdp = 1, kSlowInner = 2, kSlowHsMac1 = 3, kSlowHsMac2 = 4 };
+inline bool HasSource(uint8_t kind) { return kind == kSlowUdp || kind == kSlowHsMac1 || kind == kSlowHsMac2; }
 
 // IPv4 limited broadcast or multicast, IPv6 multicast: the destination of an IP packet of `version`.
 inline bool IsMulticastOrBroadcast(const uint8_t* p, int version) {
@@ -284,6 +291,7 @@ class Core {
   Options opt;
   Stats stats;
   SlowQueue slow;
+  HandshakeGate gate;  // handshake admission on the rx thread (fastpath_handshake.h)
   std::unordered_map<uint32_t, std::unique_ptr<Peer>> peers;  // written by JS under lock
   int tunFd = -1;
   int udpFd = -1;

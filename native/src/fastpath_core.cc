@@ -33,6 +33,7 @@ std::unique_ptr<TxPath, TxPathDeleter> NewTxPath(Core& c);
 const char* const kDropNames[kDropCount] = {
     "short_packet",  "decrypt_failed",  "replayed",        "expired_keypair", "source_not_allowed",
     "bad_inner_packet", "tun_write_failed", "udp_send_failed", "queue_full",
+    "bad_mac1", "bad_mac2",
 };
 
 int64_t NowNs() {
@@ -297,7 +298,7 @@ void Core::Punt(uint8_t kind, const uint8_t* data, size_t len, const sockaddr_st
     stats.Drop(kDropQueueFull);
     return;
   }
-  (kind == kSlowTun ? stats.puntedTun : kind == kSlowUdp ? stats.puntedUdp : stats.puntedInner)
+  (kind == kSlowTun ? stats.puntedTun : HasSource(kind) ? stats.puntedUdp : stats.puntedInner)
       .fetch_add(1, std::memory_order_relaxed);
   if (wake && wakeJs_) wakeJs_();
 }

@@ -1,6 +1,7 @@
 // The JavaScript face of the fast path: class FastPath (setup, tables, slow-path I/O, counters) and
 // three pure helpers the unit tests use to check the seal, the TSO split and the TUN coalescing.
 #include <napi.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
                            InstanceMethod("activity", &FastPath::Activity),
                            InstanceMethod("stats", &FastPath::Stats),
                            InstanceMethod("setPaddingMtu", &FastPath::SetPaddingMtu),
+                           InstanceMethod("setHandshakeKeys", &FastPath::SetHandshakeKeys),
                        });
   }
 
@@ -85,7 +87,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       o.Set("kind", Napi::Number::New(env, it.kind));
       o.Set("data", Napi::Buffer<uint8_t>::Copy(env, it.data.data(), it.data.size()));
       if (it.kind == fp::kSlowInner) o.Set("peer", Napi::Number::New(env, it.peer));
-      if (it.kind == fp::kSlowUdp) {
+      if (fp::HasSource(it.kind)) {
         int port = 0;
         o.Set("host", Napi::String::New(env, Core::FormatHost(it.from, it.fromLen, &port)));
         o.Set("port", Napi::Number::New(env, port));
@@ -265,6 +267,20 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     return info.Env().Undefined();
   }
 
+  // setHandshakeKeys(mac1Key, cookieKey, cookieRefreshMs): the rx thread's handshake gate
+  // (fastpath_handshake.h) checks mac1/mac2 and answers cookies with these; nulls turn it off.
+  Napi::Value SetHandshakeKeys(const Napi::CallbackInfo& info) {
+    size_t l1 = 0, l2 = 0;
+    const uint8_t* k1 = info.Length() > 1 && IsBytes(info[0]) ? Bytes(info[0], &l1) : nullptr;
+    const uint8_t* k2 = info.Length() > 1 && IsBytes(info[1]) ? Bytes(info[1], &l2) : nullptr;
+    int64_t refreshNs = info.Length() > 2 && info[2].IsNumber()
+                            ? static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6)
+                            : 0;
+    bool ok = l1 == 32 && l2 == 32;
+    core_->gate.SetKeys(ok ? k1 : nullptr, ok ? k2 : nullptr, refreshNs);
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
   Napi::Value WriteTun(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !IsBytes(info[0])) return Napi::Boolean::New(info.Env(), false);
     size_t len;
@@ -333,6 +349,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     set("puntedUdp", s.puntedUdp);
     set("puntedInner", s.puntedInner);
     set("puntedUnconfirmed", s.puntedUnconfirmed);
+    set("cookieReplies", s.cookieReplies);
     set("resealed", s.resealed);
     Napi::Object drops = Napi::Object::New(env);
     for (int i = 0; i < fp::kDropCount; i++)
@@ -437,6 +454,58 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// new HandshakeGate(mac1Key, cookieKey, cookieRefreshMs).admit(data, host, port, atMs) -> {verdict, reply?}:
+// the rx thread's handshake gate, one datagram at a time (tests compare it with src/noise/cookie.ts).
+class GateForTest : public Napi::ObjectWrap<GateForTest> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "HandshakeGate", {InstanceMethod("admit", &GateForTest::Admit)});
+  }
+  GateForTest(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GateForTest>(info) {
+    size_t l1 = 0, l2 = 0;
+    const uint8_t* k1 = info.Length() > 2 && IsBytes(info[0]) ? Bytes(info[0], &l1) : nullptr;
+    const uint8_t* k2 = info.Length() > 2 && IsBytes(info[1]) ? Bytes(info[1], &l2) : nullptr;
+    int64_t refreshNs = info.Length() > 2 && info[2].IsNumber()
+                            ? static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6)
+                            : 0;
+    bool ok = l1 == 32 && l2 == 32;
+    gate_.SetKeys(ok ? k1 : nullptr, ok ? k2 : nullptr, refreshNs);
+  }
+
+ private:
+  Napi::Value Admit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !IsBytes(info[0]) || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber())
+      return env.Null();
+    size_t len;
+    const uint8_t* d = Bytes(info[0], &len);
+    std::string host = info[1].As<Napi::String>();
+    uint16_t port = static_cast<uint16_t>(info[2].As<Napi::Number>().Uint32Value());
+    sockaddr_storage ss{};
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (inet_pton(AF_INET, host.c_str(), &s4->sin_addr) == 1) {
+      ss.ss_family = AF_INET;
+      s4->sin_port = htons(port);
+    } else if (inet_pton(AF_INET6, host.c_str(), &s6->sin6_addr) == 1) {
+      ss.ss_family = AF_INET6;
+      s6->sin6_port = htons(port);
+    } else {
+      return env.Null();
+    }
+    int64_t now = static_cast<int64_t>(info[3].As<Napi::Number>().DoubleValue() * 1e6);
+    uint8_t reply[fp::kCookieReplyLen];
+    fp::HandshakeGate::Verdict v = gate_.Admit(d, len, ss, now, reply);
+    static const char* const kNames[] = {"pass", "admit_mac1", "admit_mac2", "drop_bad_mac1", "cookie"};
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("verdict", kNames[v]);
+    if (v == fp::HandshakeGate::kCookie) r.Set("reply", Napi::Buffer<uint8_t>::Copy(env, reply, sizeof(reply)));
+    return r;
+  }
+
+  fp::HandshakeGate gate_;
+};
+
 }  // namespace
 
 void RegisterFastPath(Napi::Env env, Napi::Object exports) {
@@ -444,4 +513,5 @@ void RegisterFastPath(Napi::Env env, Napi::Object exports) {
   exports.Set("fastPathSeal", Napi::Function::New(env, Seal));
   exports.Set("fastPathSplit", Napi::Function::New(env, Split));
   exports.Set("fastPathCoalesce", Napi::Function::New(env, Coalesce));
+  exports.Set("HandshakeGate", GateForTest::Define(env));
 }

@@ -61,7 +61,28 @@ void Core::RunRx() {
     const sockaddr_storage& from = froms[mi];
     socklen_t fromLen = msgs[mi].msg_hdr.msg_namelen;
     if (len < 4) return stats.Drop(kDropShortPacket);
-    if (d[0] != kTransportType || d[1] != 0 || d[2] != 0 || d[3] != 0) return punts.push_back({d, len, mi, kSlowUdp, 0});
+    if (d[0] != kTransportType || d[1] != 0 || d[2] != 0 || d[3] != 0) {
+      uint8_t reply[kCookieReplyLen];
+      switch (gate.Admit(d, len, from, now, reply)) {
+        case HandshakeGate::kAdmitMac1:
+          return punts.push_back({d, len, mi, kSlowHsMac1, 0});
+        case HandshakeGate::kAdmitMac2:
+          return punts.push_back({d, len, mi, kSlowHsMac2, 0});
+        case HandshakeGate::kDropBadMac1:
+          return stats.Drop(kDropBadMac1);
+        case HandshakeGate::kCookie:
+          // Counted like TypeScript counts it: the initiation is dropped for want of mac2, a reply goes back.
+          stats.Drop(kDropBadMac2);
+          if (sendto(udpFd, reply, sizeof(reply), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), fromLen) !=
+              static_cast<ssize_t>(sizeof(reply)))
+            return stats.Drop(kDropUdpSendFailed);
+          stats.cookieReplies.fetch_add(1, std::memory_order_relaxed);
+          return;
+        case HandshakeGate::kPass:
+          break;
+      }
+      return punts.push_back({d, len, mi, kSlowUdp, 0});
+    }
     if (len < kWgHeader + kTagLen) return stats.Drop(kDropShortPacket);
     auto it = byIndex_.find(Le32(d + 4));
     if (it == byIndex_.end()) return punts.push_back({d, len, mi, kSlowUdp, 0});

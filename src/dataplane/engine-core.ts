@@ -6,7 +6,7 @@ import type { Secret } from '../base/secret.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DropReason } from '../metrics/table.js';
 import type { WgAction, WgEndpoint } from '../noise/actions.js';
-import type { WgDevice } from '../noise/device.js';
+import type { HandshakeAdmission, WgDevice } from '../noise/device.js';
 import type { Fanout } from '../routing/fanout.js';
 import type { EngineEvent, PeerCounters, PeerSpec } from './engine.js';
 import { DropCounter } from './drop-counter.js';

@@ -7,10 +7,12 @@ import { loadNative } from '../platform/linux/native.js';
  * and `port`), or an authenticated, decrypted inner packet of native peer `peer` (kind 2) whose source the
  * native table does not route to that peer or whose destination is broadcast/multicast: routing policy
  * decides (source check with exits, multicast membership) and writes it to the TUN. A kind-2 packet was
- * counted in the peer's last-data time but not in its rx packets/bytes.
+ * counted in the peer's last-data time but not in its rx packets/bytes. Kinds 3 and 4 are handshake
+ * messages (with `host` and `port`) the rx thread's gate admitted: 3 = mac1 verified, not under load;
+ * 4 = under load, mac1 and mac2 verified (native/src/fastpath_handshake.h).
  */
 export interface SlowItem {
-  readonly kind: 0 | 1 | 2;
+  readonly kind: 0 | 1 | 2 | 3 | 4;
   readonly data: Buffer;
   readonly host?: string;
   readonly port?: number;
@@ -41,6 +43,8 @@ export interface FastPathStats {
    */
   readonly puntedUnconfirmed?: number;
   readonly resealed: number;
+  /** Cookie replies the rx thread sent (handshakes without a valid mac2 under load). */
+  readonly cookieReplies?: number;
   /** Totals by drop reason; the names are metric drop reasons. */
   readonly drops: Readonly<Record<string, number>>;
   readonly running: boolean;
@@ -76,6 +80,18 @@ export interface FastPathHandle {
   stats(): FastPathStats;
   /** Padding stops at this many bytes when below the MTU (0: the MTU bounds it); R28. Older addons lack it. */
   setPaddingMtu?(mtu: number): void;
+  /**
+   * Keys of the rx thread's handshake gate, derived from our static public key (mac1Key, cookieKey), and
+   * the cookie secret's lifetime; nulls turn the gate off (every handshake then comes up unchecked).
+   */
+  setHandshakeKeys?(mac1Key: Uint8Array | null, cookieKey: Uint8Array | null, cookieRefreshMs: number): boolean;
+}
+
+/** What the rx thread's handshake gate decided for one datagram (HandshakeGate, tests). */
+export interface GateResult {
+  readonly verdict: 'pass' | 'admit_mac1' | 'admit_mac2' | 'drop_bad_mac1' | 'cookie';
+  /** With 'cookie': the 64-byte cookie reply the rx thread sends back. */
+  readonly reply?: Buffer;
 }
 
 export const activityColumns = 10;
@@ -105,6 +121,12 @@ export interface FastPathAddon {
    * `uso`: as for a TUN that accepts UDP GSO (UDP trains coalesce too).
    */
   fastPathCoalesce(packets: Uint8Array[], opts?: { uso?: boolean }): Buffer[] | null;
+  /** The rx thread's handshake gate on its own, fed one datagram at a time (tests). Older addons lack it. */
+  HandshakeGate?: new (
+    mac1Key: Uint8Array,
+    cookieKey: Uint8Array,
+    cookieRefreshMs: number,
+  ) => { admit(data: Uint8Array, host: string, port: number, atMs: number): GateResult | null };
 }
 
 /** The fast path of the addon, or undefined (no addon, or built without it). Never throws. */

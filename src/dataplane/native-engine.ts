@@ -11,6 +11,7 @@ import type { WgAction } from '../noise/actions.js';
 import type { WgDevice } from '../noise/device.js';
 import type { Clock, Endpoint, Timer } from '../platform/ports.js';
 import type { Fanout } from '../routing/fanout.js';
+import { cookieKey, mac1Key } from '../noise/cookie.js';
 import { parseCidr } from '../wire/ip.js';
 import type { DataPlaneEngine, EngineEvent, PeerCounters, PeerSpec } from './engine.js';
 import { EngineCore } from './engine-core.js';
@@ -109,6 +110,7 @@ export class NativeEngine implements DataPlaneEngine {
 
   start(): void {
     const limits = this.#d.device.limits;
+    this.#syncHandshakeKeys();
     this.#fast.start((items) => this.#slowPath(items), {
       rejectAfterTimeMs: limits.rejectAfterTimeMs,
       rejectAfterMessages: limits.rejectAfterMessages,
@@ -160,6 +162,16 @@ export class NativeEngine implements DataPlaneEngine {
         this.upsertPeer(s);
       },
     );
+    this.#syncHandshakeKeys();
+  }
+
+  /**
+   * The rx thread's handshake gate checks mac1/mac2 and answers cookies itself, so a handshake flood
+   * costs TypeScript nothing (R22); it needs the keys derived from our current static public key.
+   */
+  #syncHandshakeKeys(): void {
+    const pub = this.#d.device.publicKey;
+    this.#fast.setHandshakeKeys?.(mac1Key(pub), cookieKey(pub), this.#d.device.limits.cookieRefreshTimeMs);
   }
 
   /** The threads route only CIDRs with exactly one exit; multi-exit CIDRs and misses come up to JS. */
@@ -246,6 +258,10 @@ export class NativeEngine implements DataPlaneEngine {
         if (key !== undefined) this.core.outsideToInside(key, it.data);
       } else if (it.host !== undefined && it.port !== undefined) {
         const from = { host: it.host, port: it.port };
+        if (it.kind !== 1) {
+          this.core.receive(it.data, from, now, 'udp', it.kind === 3 ? 'mac1' : 'mac2');
+          continue;
+        }
         const t = it.data.length > 0 ? it.data[0]! : 0;
         if (t > 4 && this.#foreign?.(it.data, from)) continue;
         this.core.receive(it.data, from, now);

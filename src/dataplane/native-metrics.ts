@@ -10,6 +10,7 @@ const packets: Rows<string> = [
   ['tx', (s) => s.txPackets],
   ['rx', (s) => s.rxPackets],
   ['rx_datagrams', (s) => s.rxDatagrams],
+  ['cookie_replies', (s) => s.cookieReplies],
 ];
 const syscalls: Rows<string> = [
   ['tun_read', (s) => s.tunReads],

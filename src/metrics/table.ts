@@ -133,7 +133,7 @@ export const metricTable = {
   },
   fastpath_packets_total: {
     kind: 'counter',
-    help: 'Packets the native fast path carried: tx (sealed and sent), rx (opened and written to the TUN), rx_datagrams (transport datagrams received)',
+    help: 'Packets the native fast path carried: tx (sealed and sent), rx (opened and written to the TUN), rx_datagrams (transport datagrams received), cookie_replies (sent by the rx thread to handshakes without a valid mac2 under load)',
     labels: ['path'],
   },
   fastpath_syscalls_total: {

@@ -48,8 +48,17 @@ export interface WgDeviceOptions {
   readonly mtu?: number;
 }
 
+/**
+ * Checks a handshake message already passed in front of the device (the native rx thread's gate,
+ * native/src/fastpath_handshake.h, which meters the load itself): 'mac1' = mac1 verified, not under
+ * load; 'mac2' = under load, mac1 and mac2 verified (the per-source rate limit still applies here).
+ */
+export type HandshakeAdmission = 'mac1' | 'mac2';
+
 /** How a datagram reached the device. */
 export interface ReceiveOptions {
+  /** A handshake message's macs were checked by the caller (see HandshakeAdmission). */
+  readonly admitted?: HandshakeAdmission | undefined;
   /** False: an authenticated packet does not move the peer's endpoint (it came over a stream, not UDP). */
   readonly roam?: boolean;
   /** True: an authenticated handshake or transport message also yields a `received` action naming the peer. */
@@ -273,7 +282,8 @@ export class WgDevice {
       return out;
     }
     const type = messageType(datagram);
-    if (type === wgMessage.initiation || type === wgMessage.response) this.#loadMeter?.note(now);
+    if ((type === wgMessage.initiation || type === wgMessage.response) && opts.admitted === undefined)
+      this.#loadMeter?.note(now);
     switch (type) {
       case wgMessage.transport:
         this.#receiveTransport(datagram, from, now, out);
@@ -350,19 +360,26 @@ export class WgDevice {
     out.push({ type: 'deliver', peer: peer.key, packet: inner });
   }
 
-  /** mac1 always; under load mac2 (else a cookie reply) and the per-source rate limit. */
+  /**
+   * mac1 always; under load mac2 (else a cookie reply) and the per-source rate limit. A message the caller
+   * admitted (ReceiveOptions.admitted) skips the checks it already made.
+   */
   #admitHandshake(d: Uint8Array, sender: number, from: WgEndpoint, now: Now, out: WgAction[]): boolean {
-    if (!this.#checker.checkMac1(d)) {
-      out.push({ type: 'drop', reason: 'bad_mac1' });
-      return false;
-    }
-    if (!this.#underLoad()) return true;
-    const source = sourceBytes(from.host, from.port);
-    if (!this.#checker.checkMac2(d, source, now)) {
-      const data = this.#checker.createReply(d, sender, source, now, this.#random);
-      out.push({ type: 'send', to: from, data, message: 'cookie_reply' });
-      out.push({ type: 'drop', reason: 'bad_mac2' });
-      return false;
+    const admitted = this.#rx.admitted;
+    if (admitted === 'mac1') return true;
+    if (admitted === undefined) {
+      if (!this.#checker.checkMac1(d)) {
+        out.push({ type: 'drop', reason: 'bad_mac1' });
+        return false;
+      }
+      if (!this.#underLoad()) return true;
+      const source = sourceBytes(from.host, from.port);
+      if (!this.#checker.checkMac2(d, source, now)) {
+        const data = this.#checker.createReply(d, sender, source, now, this.#random);
+        out.push({ type: 'send', to: from, data, message: 'cookie_reply' });
+        out.push({ type: 'drop', reason: 'bad_mac2' });
+        return false;
+      }
     }
     if (!this.#rate.allow(from.host, now)) {
       out.push({ type: 'drop', reason: 'rate_limited' });
