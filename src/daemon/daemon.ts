@@ -400,6 +400,9 @@ export class Daemon {
     this.#ops?.memberUp(r.id, previous === undefined || restarted);
     if (previous === undefined || restarted)
       this.#log.info({ peer: r.id, addresses: r.addresses, endpoint: spec.endpoint }, 'peer up');
+    // A live key rotation: the old key's peer and sessions are gone (the revocation), the new key handshakes.
+    else if (previous !== spec.publicKey)
+      this.#log.info({ peer: r.id, publicKey: spec.publicKey, previousPublicKey: previous }, 'peer key changed');
   }
 
   #memberDown(id: string, reason: string): void {
