@@ -30,7 +30,7 @@ import type {
   RouteMtuSource,
   RouteMtuWatch,
 } from '../platform/ports.js';
-import { watchPaddingMtu } from './padding-mtu.js';
+import { paddingMtuFor, watchPaddingMtu } from './padding-mtu.js';
 import { withResolvedAddresses } from './addresses.js';
 import { DnsResponder } from './dns.js';
 import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
@@ -475,6 +475,7 @@ export class Daemon {
       startedAtMs: this.#startedAt,
       nowWallMs: this.#o.platform.clock.wallNow(),
       engine: this.#engine,
+      paddingMtu: paddingMtuFor(this.#o.config.tun.mtu, this.#paddingWatch?.current()),
       members: this.#membership?.members() ?? [],
       memberKeys: this.#memberKeys,
       peerStats: (name) => this.#ops?.peerStats(name),

@@ -46,6 +46,8 @@ export interface StatusReport {
     /** node.reach; absent in reports of older nodes. */
     readonly reach?: 'direct' | 'outbound';
     readonly engine: string | null;
+    /** Bound on padding: the tunnel MTU or a smaller route MTU into the TUN (R28); absent in older reports. */
+    readonly paddingMtu?: number;
     readonly startedAt: string;
     readonly uptimeSec: number;
   };
@@ -58,6 +60,8 @@ export interface StatusInputs {
   readonly startedAtMs: number;
   readonly nowWallMs: number;
   readonly engine: DataPlaneEngine | undefined;
+  /** The current padding bound (daemon/padding-mtu.ts). */
+  readonly paddingMtu?: number;
   readonly members: readonly MemberStatus[];
   readonly memberKeys: ReadonlyMap<string, string>;
   /** RTT and rates by peer name (daemon/rtt.ts, daemon/traffic.ts). */
@@ -126,6 +130,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
       apiUrl: i.self?.apiUrl ?? null,
       reach: i.config.node.reach,
       engine: i.engine?.kind ?? null,
+      ...(i.paddingMtu !== undefined ? { paddingMtu: i.paddingMtu } : {}),
       startedAt: new Date(i.startedAtMs).toISOString(),
       uptimeSec: Math.round((i.nowWallMs - i.startedAtMs) / 1000),
     },

@@ -116,6 +116,7 @@ test('R28 figure: route MTU 1299 under an underlay that drops outer packets > 13
   }
   // The daemons see the routes (ip monitor, unprivileged) and bound padding by them.
   for (const n of nodes) await waitGauge(n, 1299);
+  assert.equal(((await mesh.status('n2')).node as { paddingMtu?: number }).paddingMtu, 1299, 'status says it too');
 
   for (const from of senders) {
     // Every ICMP payload from 1231 to 1275 (inner IPv4 1259..1303): the route MTU allows up to 1271.
