@@ -61,25 +61,53 @@ export class TimedWire {
   /** Called after every batch of actions a side produced (state may have changed). */
   afterBatch: ((side: TimedSide, actions: WgAction[]) => void) | undefined;
   #ticking = true;
+  #a: TimedSide;
+  #b: TimedSide;
+  /** Sides replaced by `restart`: a dead process neither ticks nor receives. */
+  readonly #dead = new Set<TimedSide>();
 
   constructor(
-    readonly a: TimedSide,
-    readonly b: TimedSide,
+    a: TimedSide,
+    b: TimedSide,
     readonly clock: ManualClock,
     readonly delayMs: number,
   ) {
-    for (const s of [a, b]) {
-      const tick = (): void => {
-        if (!this.#ticking) return;
-        this.handle(s, s.dev.tick(clock.now()));
-        clock.after(engineTickMs, tick);
-      };
-      clock.after(engineTickMs, tick);
-    }
+    this.#a = a;
+    this.#b = b;
+    this.#startTicking(a);
+    this.#startTicking(b);
+  }
+
+  get a(): TimedSide {
+    return this.#a;
+  }
+
+  get b(): TimedSide {
+    return this.#b;
+  }
+
+  /**
+   * `old` dies and `fresh` takes its place on the wire, as a process restarted on the same endpoint:
+   * datagrams in flight reach whoever listens there when they arrive. `fresh` must already know its peer.
+   */
+  restart(old: TimedSide, fresh: TimedSide): void {
+    this.#dead.add(old);
+    if (old === this.#a) this.#a = fresh;
+    else this.#b = fresh;
+    this.#startTicking(fresh);
+  }
+
+  #startTicking(s: TimedSide): void {
+    const tick = (): void => {
+      if (!this.#ticking || this.#dead.has(s)) return;
+      this.handle(s, s.dev.tick(this.clock.now()));
+      this.clock.after(engineTickMs, tick);
+    };
+    this.clock.after(engineTickMs, tick);
   }
 
   other(s: TimedSide): TimedSide {
-    return s === this.a ? this.b : this.a;
+    return s === this.#a ? this.#b : this.#a;
   }
 
   /** Hands an inner packet to `src`'s device for its peer. */
@@ -95,7 +123,12 @@ export class TimedWire {
       this.log.push({ t, side: src, action });
       if (action.type !== 'send') continue;
       const data = action.data;
-      this.clock.after(this.delayMs, () => this.handle(dst, dst.dev.receive(data, src.endpoint, this.clock.now())));
+      this.clock.after(this.delayMs, () => {
+        // Addressed to the endpoint, not the process: whoever listens there when it arrives gets it.
+        const to = this.#dead.has(dst) ? this.other(src) : dst;
+        if (to === src || this.#dead.has(to)) return;
+        this.handle(to, to.dev.receive(data, src.endpoint, this.clock.now()));
+      });
     }
     this.afterBatch?.(src, actions);
     return actions;
