@@ -201,7 +201,10 @@ export class Ops implements OpsProvider {
     return r;
   }
 
-  async rotateKey(privateKey: Secret<Uint8Array>, operatorToken: Secret<string>): Promise<KeyRotationResult> {
+  async rotateKey(
+    privateKey: Secret<Uint8Array>,
+    operatorToken: Secret<string>,
+  ): Promise<KeyRotationResult & { staticPeers?: string[] }> {
     let r: KeyRotationResult;
     if (!this.#auth)
       r = refused(
@@ -217,9 +220,14 @@ export class Ops implements OpsProvider {
       };
     else if (!this.#d.rotateKey) r = refused('this daemon cannot rotate its key live', 'restart it with the new key');
     else r = this.#d.rotateKey(privateKey);
-    if (r.ok) this.eventLog.add('key', undefined, `rotated: ${r.previousPublicKey} -> ${r.publicKey}`);
-    else this.#d.log.warn({ code: r.code, err: r.error }, 'key rotation refused');
-    return r;
+    if (!r.ok) {
+      this.#d.log.warn({ code: r.code, err: r.error }, 'key rotation refused');
+      return r;
+    }
+    this.eventLog.add('key', undefined, `rotated: ${r.previousPublicKey} -> ${r.publicKey}`);
+    // Static peers know this node by the key in their own config: only their operators can update it.
+    const staticPeers = this.#d.config().wireguard.staticPeers.map((p) => p.name);
+    return staticPeers.length ? { ...r, staticPeers } : r;
   }
 
   // --- dashboard data ---

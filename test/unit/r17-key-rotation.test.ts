@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/base/log.js';
 import { Secret } from '../../src/base/secret.js';
+import { renderRotate, type RotateReply } from '../../src/cli/commands/key-rotate.js';
 import { replaceSecretFile } from '../../src/cli/key-file.js';
 import { keyRotateRoute } from '../../src/control/routes/key-rotate.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
@@ -148,7 +149,11 @@ function opsWith(rotateKey?: OpsDeps['rotateKey']): Ops {
   return new Ops({
     log: silentLogger(),
     configPath: undefined,
-    config: () => ({ node: { addresses: ['198.19.0.1/16'], name: 'n1' } }) as never,
+    config: () =>
+      ({
+        node: { addresses: ['198.19.0.1/16'], name: 'n1' },
+        wireguard: { staticPeers: [{ name: 'laptop' }] },
+      }) as never,
     setConfig: () => undefined,
     status: () => ({ peers: [] }) as never,
     health: () => ({ ok: true }),
@@ -180,6 +185,8 @@ test('ops: rotation needs this node’s operator token; refusals never reach the
   assert.equal(called, 0);
   const ok = await ops.rotateKey(key, new Secret(token));
   assert.equal(ok.ok, true);
+  assert.deepEqual(ok.staticPeers, ['laptop'], 'static peers named: they still hold the old key');
+  assert.match(renderRotate(ok as RotateReply, '/k'), /static peers laptop know this node by its old key/);
   assert.equal(called, 1);
   assert.ok(!JSON.stringify([none, wrong, ok]).includes(encodeKey(key.expose())), 'the key is never echoed');
 });

@@ -17,6 +17,8 @@ export interface RotateReply {
   readonly publicKey?: string;
   readonly previousPublicKey?: string;
   readonly liveMembers?: number;
+  /** Static peers (wireguard.staticPeers): they still name the old key until their config changes. */
+  readonly staticPeers?: string[];
   readonly code?: string;
   readonly error?: string;
   readonly hint?: string;
@@ -24,9 +26,14 @@ export interface RotateReply {
 
 export function renderRotate(r: RotateReply, file: string): string {
   if (!r.ok) return `not rotated: ${r.error ?? 'unknown reason'}\n`;
-  return (
+  const out =
     `rotated live: public key ${r.publicKey} (was ${r.previousPublicKey}); ` +
-    `announced to ${r.liveMembers ?? 0} live member(s); the new key is in ${file}\n`
+    `announced to ${r.liveMembers ?? 0} live member(s); the new key is in ${file}\n`;
+  if (!r.staticPeers?.length) return out;
+  return (
+    out +
+    `warning: static peers ${r.staticPeers.join(', ')} know this node by its old key and cannot handshake ` +
+    `until their config names ${r.publicKey}\n`
   );
 }
 
