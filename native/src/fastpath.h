@@ -223,11 +223,14 @@ class SlowQueue {
   // Returns false when full (the caller counts the drop).
   bool Push(SlowItem&& item, bool* wake);
   std::vector<SlowItem> Take();
+  // Items waiting now, and the most that ever waited (at most kMaxItems).
+  void Depth(size_t* now, size_t* peak);
 
  private:
   std::mutex mu_;
   std::vector<SlowItem> items_;
   size_t bytes_ = 0;
+  size_t peak_ = 0;
   bool scheduled_ = false;
 };
 

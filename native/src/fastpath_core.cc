@@ -72,9 +72,16 @@ bool SlowQueue::Push(SlowItem&& item, bool* wake) {
   if (items_.size() >= kMaxItems || bytes_ + item.data.size() > kMaxBytes) return false;
   bytes_ += item.data.size();
   items_.push_back(std::move(item));
+  if (items_.size() > peak_) peak_ = items_.size();
   *wake = !scheduled_;
   scheduled_ = true;
   return true;
+}
+
+void SlowQueue::Depth(size_t* now, size_t* peak) {
+  std::lock_guard<std::mutex> g(mu_);
+  *now = items_.size();
+  *peak = peak_;
 }
 
 std::vector<SlowItem> SlowQueue::Take() {

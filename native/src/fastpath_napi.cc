@@ -350,6 +350,10 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     set("puntedInner", s.puntedInner);
     set("puntedUnconfirmed", s.puntedUnconfirmed);
     set("cookieReplies", s.cookieReplies);
+    size_t queued = 0, peak = 0;
+    core_->slow.Depth(&queued, &peak);
+    o.Set("slowQueued", Napi::Number::New(env, static_cast<double>(queued)));
+    o.Set("slowPeak", Napi::Number::New(env, static_cast<double>(peak)));
     set("resealed", s.resealed);
     Napi::Object drops = Napi::Object::New(env);
     for (int i = 0; i < fp::kDropCount; i++)

@@ -45,6 +45,9 @@ export interface FastPathStats {
   readonly resealed: number;
   /** Cookie replies the rx thread sent (handshakes without a valid mac2 under load). */
   readonly cookieReplies?: number;
+  /** Items waiting in the bounded queue to TypeScript now, and the most that ever waited (capacity 1024). */
+  readonly slowQueued?: number;
+  readonly slowPeak?: number;
   /** Totals by drop reason; the names are metric drop reasons. */
   readonly drops: Readonly<Record<string, number>>;
   readonly running: boolean;

@@ -50,5 +50,12 @@ export function registerFastPathMetrics(metrics: Metrics, stats: () => FastPathS
   metrics.collectFrom('fastpath_syscalls_total', () => rows('call', syscalls, stats()));
   metrics.collectFrom('fastpath_offload_total', () => rows('kind', offload, stats()));
   metrics.collectFrom('fastpath_punted_total', () => rows('kind', punted, stats()));
+  metrics.collectFrom('fastpath_slow_queue_items', () => {
+    const s = stats();
+    return [
+      [{ stat: 'now' }, s.slowQueued ?? 0],
+      [{ stat: 'peak' }, s.slowPeak ?? 0],
+    ];
+  });
   metrics.collectFrom('fastpath_running', () => [[{}, stats().running ? 1 : 0]]);
 }

@@ -151,6 +151,11 @@ export const metricTable = {
     help: 'Items the native fast path handed to TypeScript through its bounded queue, by kind (tun, udp, inner) and re-sealed transport messages (resealed); unconfirmed: the datagrams among udp that confirmed a keypair this node responded to (one per keypair)',
     labels: ['kind'],
   },
+  fastpath_slow_queue_items: {
+    kind: 'gauge',
+    help: 'Items in the bounded queue from the native threads to TypeScript (capacity 1024; beyond it they are dropped as queue_full): now, and the peak since start',
+    labels: ['stat'],
+  },
   fastpath_running: { kind: 'gauge', help: 'Whether the native fast path threads run (1) or not (0)', labels: [] },
 } as const satisfies Record<string, MetricDef>;
 

@@ -4,6 +4,7 @@
 //   udp HOST PORT COUNT SEED   random datagrams + truncated/garbled handshake messages; counts replies
 //   api URL SECRETFILE NODEID   unauthenticated, expired, future, replayed, wrongly signed, tampered requests
 //   metrics URL                 the node's packets_dropped_total by reason
+//   metric URL NAME             every series of metric NAME: {labels text: value}
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -144,8 +145,8 @@ async function apiMode(url: string, secretFile: string, nodeId: string): Promise
   console.log(JSON.stringify(results));
 }
 
-async function metricsMode(url: string): Promise<void> {
-  const text = await new Promise<string>((res, rej) => {
+function scrape(url: string): Promise<string> {
+  return new Promise<string>((res, rej) => {
     request(new URL('/metrics', url), { rejectUnauthorized: false }, (resp) => {
       let s = '';
       resp.on('data', (d: Buffer) => (s += d.toString()));
@@ -154,6 +155,18 @@ async function metricsMode(url: string): Promise<void> {
       .on('error', rej)
       .end();
   });
+}
+
+async function metricMode(url: string, name: string): Promise<void> {
+  const text = await scrape(url);
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^([a-z_0-9]+)(\{[^}]*\})? (\S+)$/gm))
+    if (m[1] === name) out[m[2] ?? ''] = Number(m[3]);
+  console.log(JSON.stringify(out));
+}
+
+async function metricsMode(url: string): Promise<void> {
+  const text = await scrape(url);
   const drops: Record<string, number> = {};
   for (const m of text.matchAll(/^tunmesh_packets_dropped_total\{reason="([a-z_0-9]+)"\} (\d+(?:\.\d+)?)$/gm))
     drops[m[1]!] = Number(m[2]);
@@ -164,4 +177,5 @@ const [mode, ...args] = process.argv.slice(2);
 if (mode === 'udp') await udpMode(args[0]!, Number(args[1]), Number(args[2]), Number(args[3] ?? 1));
 else if (mode === 'api') await apiMode(args[0]!, args[1]!, args[2]!);
 else if (mode === 'metrics') await metricsMode(args[0]!);
+else if (mode === 'metric') await metricMode(args[0]!, args[1]!);
 else throw new Error(`unknown mode ${mode}`);

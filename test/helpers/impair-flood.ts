@@ -3,7 +3,12 @@
 // MODE random: datagrams of 0..1500 random bytes; badmac1: 148-byte initiations with a random body and
 // a wrong mac1; mac1: initiations with a VALID mac1 for PUBKEY (an attacker who knows our public key)
 // from every address in SOURCES (comma list, bound locally) × 10 ports. Paced to RATE per second,
-// COUNT in total. Prints one JSON line: {sent, replies, replyBytes, seconds}.
+// COUNT in total. Prints one JSON line: {sent, replies, replyBytes, seconds, firstReplyMs, checked, valid}:
+// firstReplyMs is when the first answer came (ms after the first send); the first 200 cookie replies are
+// opened with the cookie key of PUBKEY and the mac1 of the initiation they answer (checked/valid).
+import { xopen } from '../../src/crypto/aead.js';
+import { cookieKey } from '../../src/noise/cookie.js';
+import { decodeCookieReply } from '../../src/wire/wireguard.js';
 import dgram from 'node:dgram';
 import { mac } from '../../src/crypto/hash.js';
 import { mac1Key } from '../../src/noise/cookie.js';
@@ -33,12 +38,26 @@ const sources = mode === 'mac1' && sourcesS ? sourcesS.split(',') : [undefined];
 const sockets: dgram.Socket[] = [];
 let replies = 0;
 let replyBytes = 0;
+let firstReplyMs: number | undefined;
+let checked = 0;
+let valid = 0;
+const sealKey = pubB64 ? cookieKey(Buffer.from(pubB64, 'base64')) : undefined;
+/** mac1 of each pooled initiation by its sender index (the receiver field of a cookie reply). */
+const mac1BySender = new Map<number, Uint8Array>();
+function check(msg: Buffer): void {
+  const r = decodeCookieReply(msg);
+  const m1 = r.ok ? mac1BySender.get(r.msg.receiver) : undefined;
+  checked++;
+  if (r.ok && m1 && sealKey && xopen(sealKey, r.msg.nonce, r.msg.cookie, m1) !== undefined) valid++;
+}
 for (const src of sources) {
   for (let k = 0; k < (src ? 10 : 1); k++) {
     const s = dgram.createSocket(host!.includes(':') ? 'udp6' : 'udp4');
     s.on('message', (msg) => {
+      firstReplyMs ??= performance.now() - started;
       replies++;
       replyBytes += msg.length;
+      if (mode === 'mac1' && checked < 200) check(msg);
     });
     s.on('error', () => undefined);
     await new Promise<void>((res) => s.bind(0, src, res));
@@ -48,6 +67,12 @@ for (const src of sources) {
 // A pool of prebuilt datagrams keeps the sender cheap (the machine has 2 cores; the attacker must not
 // starve the victim of CPU by itself more than necessary).
 const pool = Array.from({ length: Math.min(count, 4096) }, datagram);
+for (const m of pool)
+  if (mode === 'mac1')
+    mac1BySender.set(
+      new DataView(m.buffer, m.byteOffset).getUint32(4, true),
+      m.slice(initiationLayout.mac1, initiationLayout.mac2),
+    );
 const started = performance.now();
 const sliceMs = 10;
 const perSlice = Math.max(1, Math.round((rate * sliceMs) / 1000));
@@ -64,4 +89,6 @@ while (sent < count) {
 const seconds = (performance.now() - started) / 1000;
 await new Promise((r) => setTimeout(r, 1000));
 for (const s of sockets) s.close();
-console.log(JSON.stringify({ sent, replies, replyBytes, seconds }));
+const { user, system } = process.cpuUsage();
+const cpuSeconds = (user + system) / 1e6;
+console.log(JSON.stringify({ sent, replies, replyBytes, seconds, firstReplyMs, checked, valid, cpuSeconds }));
