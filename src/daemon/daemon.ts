@@ -39,7 +39,7 @@ import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
 import { dropPrivileges } from './privilege.js';
 import { FailedPeerRetention } from './retention.js';
-import { rotateNodeKey, type KeyRotationResult } from './key-rotation.js';
+import { cannotRotate, rotateNodeKey, type KeyRotationResult, type KeyRotationTarget } from './key-rotation.js';
 import { MemberEndpoints, effectiveKeepaliveSec } from './nat.js';
 import { SelfAddressWatcher, advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
@@ -237,6 +237,7 @@ export class Daemon {
       endpointGuard: () => this.#endpointGuard,
       client: () => this.#client,
       rotateKey: (k) => this.#rotateKey(k),
+      cannotRotateKey: () => cannotRotate(this.#rotationTarget()),
     });
     await this.#ops.start();
     // Port 53 needs privileges: bind before the drop.
@@ -485,10 +486,13 @@ export class Daemon {
 
   /** Live static-key rotation (daemon/key-rotation.ts): the new key is in force when this returns. */
   #rotateKey(privateKey: Secret<Uint8Array>): KeyRotationResult {
-    const target = { log: this.#log, engine: this.#engine, transport: this.#transport, membership: this.#membership };
-    const r = rotateNodeKey(target, privateKey);
+    const r = rotateNodeKey(this.#rotationTarget(), privateKey);
     if (r.ok) this.#o = { ...this.#o, secrets: { ...this.#o.secrets, privateKey } };
     return r;
+  }
+
+  #rotationTarget(): KeyRotationTarget {
+    return { log: this.#log, engine: this.#engine, transport: this.#transport, membership: this.#membership };
   }
 
   /** Applies the config file's live settings (SIGHUP; `tunmesh reload` goes through the API). */

@@ -23,8 +23,13 @@ export type KeyRotationResult =
       readonly previousPublicKey: string;
       /** Live members the new record goes to (pushed at once; by gossip to those taking no requests). */
       readonly liveMembers: number;
+      /** Static peers (wireguard.staticPeers): they name the old key in their own config. */
+      readonly staticPeers?: string[];
     }
   | { readonly ok: false; readonly code: ErrorCode; readonly error: string; readonly hint?: string };
+
+/** Answer to a check-only request: a rotation would be accepted now; or why not. */
+export type RotationCheck = { readonly ok: true; readonly check: true } | Extract<KeyRotationResult, { ok: false }>;
 
 export type RotationPlan =
   { readonly ok: true; readonly publicKey: string } | Extract<KeyRotationResult, { ok: false }>;
@@ -66,13 +71,21 @@ export interface KeyRotationTarget {
     | undefined;
 }
 
+/** Why this node cannot swap its key live right now, or undefined when it can. */
+export function cannotRotate(t: KeyRotationTarget): Extract<KeyRotationResult, { ok: false }> | undefined {
+  if (!t.engine || !t.membership)
+    return refused('the node is not running yet', 'wait until `tunmesh status` answers, then rotate again');
+  if (!t.engine.replaceIdentity)
+    return refused(`the ${t.engine.kind} data-plane engine cannot swap keys live`, 'restart the node to use a new key');
+  return undefined;
+}
+
 /** Swaps the key in the data plane, the transport layer and this node's record, in that order. */
 export function rotateNodeKey(t: KeyRotationTarget, privateKey: Secret<Uint8Array>): KeyRotationResult {
-  const { engine, membership } = t;
-  if (!engine || !membership)
-    return refused('the node is not running yet', 'wait until `tunmesh status` answers, then rotate again');
-  if (!engine.replaceIdentity)
-    return refused(`the ${engine.kind} data-plane engine cannot swap keys live`, 'restart the node to use the new key');
+  const no = cannotRotate(t);
+  if (no) return no;
+  const engine = t.engine!;
+  const membership = t.membership!;
   const previous = membership.self().publicKey;
   const members = membership.members();
   const plan = planRotation(
@@ -81,7 +94,7 @@ export function rotateNodeKey(t: KeyRotationTarget, privateKey: Secret<Uint8Arra
     members.filter((m) => m.record).map((m) => [m.id, m.record!.publicKey] as const),
   );
   if (!plan.ok) return plan;
-  engine.replaceIdentity(privateKey);
+  engine.replaceIdentity!(privateKey);
   t.transport?.setSelfKey(publicKeyOf(privateKey.expose()));
   membership.updateSelfNow({ publicKey: plan.publicKey });
   const liveMembers = members.filter((m) => m.state !== 'dead' && m.record).length;

@@ -20,7 +20,7 @@ import {
   readOperatorToken,
   type ReloadResult,
 } from './reload.js';
-import { refused, type KeyRotationResult } from './key-rotation.js';
+import { refused, type KeyRotationResult, type RotationCheck } from './key-rotation.js';
 import { RttMonitor } from './rtt.js';
 import type { StatusReport } from './status.js';
 import type { EndpointGuard } from './loop-guard.js';
@@ -42,6 +42,8 @@ export interface OpsDeps {
   client(): ControlClient | undefined;
   /** Live static-key rotation (daemon/key-rotation.ts); absent = refused. */
   rotateKey?(privateKey: Secret<Uint8Array>): KeyRotationResult;
+  /** Why a rotation would be refused now (undefined: it would be accepted). */
+  cannotRotateKey?(): Extract<KeyRotationResult, { ok: false }> | undefined;
 }
 
 const remoteCacheMs = 1000;
@@ -202,9 +204,9 @@ export class Ops implements OpsProvider {
   }
 
   async rotateKey(
-    privateKey: Secret<Uint8Array>,
+    privateKey: Secret<Uint8Array> | undefined,
     operatorToken: Secret<string>,
-  ): Promise<KeyRotationResult & { staticPeers?: string[] }> {
+  ): Promise<KeyRotationResult | RotationCheck> {
     let r: KeyRotationResult;
     if (!this.#auth)
       r = refused(
@@ -219,6 +221,7 @@ export class Ops implements OpsProvider {
         hint: 'use the config of this node (its control.operatorTokenFile)',
       };
     else if (!this.#d.rotateKey) r = refused('this daemon cannot rotate its key live', 'restart it with the new key');
+    else if (!privateKey) return this.#d.cannotRotateKey?.() ?? { ok: true, check: true };
     else r = this.#d.rotateKey(privateKey);
     if (!r.ok) {
       this.#d.log.warn({ code: r.code, err: r.error }, 'key rotation refused');

@@ -183,9 +183,20 @@ test('ops: rotation needs this node’s operator token; refusals never reach the
   const wrong = await ops.rotateKey(key, new Secret('y'.repeat(40)));
   assert.equal(!wrong.ok && wrong.code, 'AUTH_FAILED');
   assert.equal(called, 0);
+  assert.equal(
+    (await ops.rotateKey(undefined, new Secret('y'.repeat(40)))).ok,
+    false,
+    'a check with a wrong token fails too',
+  );
+  assert.deepEqual(await ops.rotateKey(undefined, new Secret(token)), { ok: true, check: true });
+  assert.equal(called, 0, 'a check rotates nothing');
   const ok = await ops.rotateKey(key, new Secret(token));
   assert.equal(ok.ok, true);
-  assert.deepEqual(ok.staticPeers, ['laptop'], 'static peers named: they still hold the old key');
+  assert.deepEqual(
+    (ok as { staticPeers?: string[] }).staticPeers,
+    ['laptop'],
+    'static peers named: they still hold the old key',
+  );
   assert.match(renderRotate(ok as RotateReply, '/k'), /static peers laptop know this node by its old key/);
   assert.equal(called, 1);
   assert.ok(!JSON.stringify([none, wrong, ok]).includes(encodeKey(key.expose())), 'the key is never echoed');
@@ -216,12 +227,23 @@ test('route: the body is strict; a malformed key is refused with a reason; a goo
   let got: Uint8Array | undefined;
   const route = keyRotateRoute({
     rotateKey: async (k) => {
-      got = k.expose();
+      got = k?.expose();
       return { ok: true };
     },
   });
   assert.equal(route.auth, true);
   assert.equal(route.body!.safeParse({ privateKey: 'a', operatorToken: 'b', extra: 1 }).success, false);
+  assert.equal(route.body!.safeParse({ operatorToken: 'b' }).success, false, 'a key or check: true');
+  assert.equal(route.body!.safeParse({ check: true, privateKey: 'a', operatorToken: 'b' }).success, false);
+  let checked = 0;
+  const checkRoute = keyRotateRoute({
+    rotateKey: async (k) => {
+      if (k === undefined) checked++;
+      return { ok: true, check: true };
+    },
+  });
+  await checkRoute.handle({ from: 'cli', body: { check: true, operatorToken: 't' } });
+  assert.equal(checked, 1, 'a check reaches the provider without a key');
   const bad = await route.handle({ from: 'cli', body: { privateKey: 'not-a-key', operatorToken: 't' } });
   assert.equal((bad.body as { ok: boolean }).ok, false);
   assert.equal(got, undefined);

@@ -37,6 +37,14 @@ export function renderRotate(r: RotateReply, file: string): string {
   );
 }
 
+/** The node's refusal as the CLI reports it: its code (AUTH_FAILED or KEY_ROTATION_REFUSED), reason, hint. */
+export function refusal(r: RotateReply, note: string): TunmeshError {
+  const code: ErrorCode = r.code === 'AUTH_FAILED' ? 'AUTH_FAILED' : 'KEY_ROTATION_REFUSED';
+  return new TunmeshError(code, `not rotated live: ${r.error ?? 'the node refused'}`, {
+    hint: `${r.hint ? `${r.hint}. ` : ''}${note}`,
+  });
+}
+
 export function rotateCommand(): Command {
   const cmd = nodeOptions(
     new Command('rotate').description(
@@ -53,30 +61,44 @@ export function rotateCommand(): Command {
           'set it (`tunmesh secret generate --out FILE`) and `tunmesh reload`; or rotate offline: `tunmesh keys generate --out KEYFILE --force`, then restart',
         );
       const token = await readOperatorToken(config.control.operatorTokenFile);
-      // Is the node there at all? Nothing is written when it is not (an offline rotation is `keys generate`).
-      await askNode({ ...opts, config: configPath }, { method: 'GET', path: '/v1/status' });
+      const target = { ...opts, config: configPath };
+      // Would the node accept a rotation (running, this token, an engine that swaps)? Nothing is written
+      // when it would not: an offline rotation is `keys generate --force` and a restart.
+      const check = (await askNode(target, {
+        method: 'POST',
+        path: '/v1/key/rotate',
+        body: { check: true, operatorToken: token.expose() },
+      })) as RotateReply;
+      if (!check.ok) throw refusal(check, 'nothing was written; the node keeps its key');
 
       const key = generatePrivateKey();
       const newPublic = encodeKey(publicKeyOf(key));
       const file = config.node.privateKeyFile;
-      await replaceSecretFile(file, `${encodeKey(key)}\n`);
-      const r = (await askNode(
-        { ...opts, config: configPath },
-        {
+      await replaceSecretFile(file, `${encodeKey(key)}\n`).catch((e: NodeJS.ErrnoException) => {
+        throw new UsageError(
+          `cannot write the new key to ${file} (${e.code ?? e.message}); nothing changed`,
+          'run as the user that owns the key file (usually root), with write access to its directory',
+        );
+      });
+      const written = `${file} already holds a new key (public ${newPublic}): a restart uses it, or rotate again`;
+      let r: RotateReply;
+      try {
+        r = (await askNode(target, {
           method: 'POST',
           path: '/v1/key/rotate',
           body: { privateKey: encodeKey(key), operatorToken: token.expose() },
-        },
-      )) as RotateReply;
-      key.fill(0);
+        })) as RotateReply;
+      } catch (e) {
+        if (!(e instanceof TunmeshError)) throw e;
+        throw new TunmeshError(e.code, `not rotated live: ${e.message}`, {
+          hint: `${e.hint ? `${e.hint}. ` : ''}${written}`,
+        });
+      } finally {
+        key.fill(0);
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else if (r.ok) process.stdout.write(renderRotate(r, file));
-      if (!r.ok) {
-        const code: ErrorCode = r.code === 'AUTH_FAILED' ? 'AUTH_FAILED' : 'KEY_ROTATION_REFUSED';
-        throw new TunmeshError(code, `not rotated live: ${r.error ?? 'the node refused'}`, {
-          hint: `${r.hint ? `${r.hint}. ` : ''}${file} already holds a new key (public ${newPublic}): a restart uses it, or rotate again`,
-        });
-      }
+      if (!r.ok) throw refusal(r, written);
     });
   return withExamples(cmd, ['tunmesh keys rotate -c /etc/tunmesh/config.yaml', 'tunmesh keys rotate --json']);
 }

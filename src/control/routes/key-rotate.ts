@@ -1,5 +1,5 @@
 // POST /v1/key/rotate {privateKey, operatorToken} — swap this node's static WireGuard key live
-// (`tunmesh keys rotate`). Signed with the cluster secret like every operator route, and in addition
+// (`tunmesh keys rotate`); {check: true, operatorToken} only asks whether a rotation would be accepted. Signed with the cluster secret like every operator route, and in addition
 // gated by the operator token: every node holds the cluster secret, and a node that could hand another
 // one a key it chose could impersonate it. Both secrets are wrapped at once and never echoed, logged or
 // put in an error; the answer says ok with the new public key, or why the node kept its key.
@@ -11,10 +11,12 @@ import { defineRoute } from './route.js';
 
 export const keyRotateRequestSchema = z
   .object({
-    privateKey: z.string().min(1).max(64),
+    privateKey: z.string().min(1).max(64).optional(),
     operatorToken: z.string().min(1).max(1024),
+    check: z.literal(true).optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.check === true) !== (b.privateKey !== undefined), 'either privateKey or check');
 export type KeyRotateRequest = z.output<typeof keyRotateRequestSchema>;
 
 export function keyRotateRoute(p: Required<Pick<OpsProvider, 'rotateKey'>>) {
@@ -26,7 +28,8 @@ export function keyRotateRoute(p: Required<Pick<OpsProvider, 'rotateKey'>>) {
     body: keyRotateRequestSchema as z.ZodType<KeyRotateRequest>,
     async handle({ body }) {
       const token = new Secret(body.operatorToken);
-      const key = decodeKey(body.privateKey);
+      if (body.check) return { status: 200, body: await p.rotateKey(undefined, token) };
+      const key = decodeKey(body.privateKey ?? '');
       if (!key)
         return {
           status: 200,

@@ -33,9 +33,10 @@ export interface OpsProvider {
   events(after: number): unknown;
   /**
    * Swaps this node's static key live when `operatorToken` is this node's operator token; the answer
-   * says ok (with the new public key) or why not. Absent = the route does not exist.
+   * says ok (with the new public key) or why not. Without a key it only checks that a rotation would be
+   * accepted (token, engine), so the CLI writes no key file the node would refuse. Absent = no route.
    */
-  rotateKey?(privateKey: Secret<Uint8Array>, operatorToken: Secret<string>): Promise<unknown>;
+  rotateKey?(privateKey: Secret<Uint8Array> | undefined, operatorToken: Secret<string>): Promise<unknown>;
 }
 
 export interface RouteResult {
