@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decodeKey, encodeKey, publicKeyOf } from '../../src/crypto/keys.js';
 import { cliPath, Mesh } from '../helpers/mesh.js';
@@ -70,6 +70,21 @@ test('R17: live key rotation while streaming — new session ≤ 1 s, old key re
   const oldPublic = encodeKey(publicKeyOf(decodeKey(oldKey)!));
   const n3Key = (await mesh.status('n3')).node.publicKey;
   const n2Proc = mesh.proc('n2');
+  assert.equal((await mesh.status('n2')).node.publicKey, oldPublic);
+
+  // A wrong operator token is refused before anything is written: same key file, same running key.
+  const wrongToken = join(mesh.dir, 'wrong.token');
+  await writeFile(wrongToken, `${'not-the-operator-token-'.padEnd(40, 'y')}\n`, { mode: 0o600 });
+  const wrongConfig = join(mesh.dir, 'n2-wrong-token.yaml');
+  const n2Yaml = await readFile(mesh.configFile('n2'), 'utf8');
+  await writeFile(wrongConfig, n2Yaml.replace(/operatorTokenFile: .*/, `operatorTokenFile: ${wrongToken}`));
+  const refused = await lab.exec(n2.ns, process.execPath, [cliPath, 'keys', 'rotate', '-c', wrongConfig], {
+    allowFailure: true,
+  });
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /\[AUTH_FAILED\]/);
+  assert.match(refused.stderr, /nothing was written/);
+  assert.equal((await readFile(keyFile, 'utf8')).trim(), oldKey, 'key file untouched');
   assert.equal((await mesh.status('n2')).node.publicKey, oldPublic);
 
   // The attacker holding n2's current (soon old) key, to n3: echo requests every 100 ms, a fresh handshake every 2 s.
@@ -182,6 +197,12 @@ test('R17: live key rotation while streaming — new session ≤ 1 s, old key re
   assert.equal(lateReplies, 0, 'no packet under the old key accepted after the revocation');
   assert.ok(lateFresh >= 2, 'fresh handshakes with the old key were tried after the revocation');
   assert.equal(lateHandshakes, 0, 'no handshake with the old key completes after the revocation');
+
+  for (const n of ['n1', 'n2', 'n3'])
+    assert.ok(
+      !mesh.proc(n).log().includes(newKey) && !mesh.proc(n).log().includes(oldKey),
+      `no private key in ${n}'s log`,
+    );
 
   // n1 shows the new key; n2's own status too.
   const s1 = await mesh.status('n1');
