@@ -151,8 +151,8 @@ export class NativeEngine implements DataPlaneEngine {
   }
 
   replaceIdentity(privateKey: Secret<Uint8Array>): void {
-    // The threads hold only session keys: removing each peer drops them; a peer off the native UDP path
-    // stays off (as restartSession keeps it).
+    // The threads hold session keys, dropped by removing each peer, and the handshake gate's keys from
+    // our public key, re-derived below; a peer off the native UDP path stays off (as restartSession keeps it).
     const off = new Set(this.#offUdp);
     this.core.replaceIdentity(
       privateKey,
