@@ -72,8 +72,18 @@ async function restartN2(signal: 'SIGTERM' | 'SIGKILL'): Promise<number> {
   });
 }
 
+// After SIGTERM the peers have removed n2 (it left); whether one re-adds it before n2's first initiation
+// arrives is a race (lost in about 1 run of 4 here: 5.1 s). `todo` until the daemon closes it; the
+// deterministic reproduction is further down. After kill -9 the peers still hold n2 (same key), so its
+// first initiation is always answered.
+const talksFirstTodo: Record<string, string | undefined> = {
+  SIGTERM: 'race: a peer may re-add the restarted node after its first initiation arrived (see the repro below)',
+  SIGKILL: undefined,
+};
+
 for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-  test(`R38 (${signal}): the restarted node talks first: it reaches both peers ≤ 2 s after it is up`, async () => {
+  const title = `R38 (${signal}): the restarted node talks first: it reaches both peers ≤ 2 s after it is up`;
+  test(title, { todo: talksFirstTodo[signal] }, async () => {
     const up = await restartN2(signal);
     const seen = Date.now();
     const [t1, t3] = await Promise.all([firstReply('n2', 'n1', 25), firstReply('n2', 'n3', 25)]);
@@ -104,3 +114,153 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     assert.ok(after3 !== undefined && after3 <= worstCaseBoundMs, `n3→n2 after ${after3} ms\n${mesh.logs()}`);
   });
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The order in which the restarted node and a peer install each other decides the figure. The two tests
+// below hold n3's control traffic (membership runs over the HTTPS API, tcp 4567) for a moment around the
+// restart, which makes the unlucky order certain:
+//  - after SIGTERM, n3 re-adds n2 only after n2's first initiation was dropped (n3 had no such peer), and
+//    nothing makes either side handshake before n2's retry one rekeyTimeout (5 s) later: fails ≤ 2 s,
+//    `todo` until the daemon handshakes at once with a member it (re)installs;
+//  - after kill -9, n3 answers n2's initiation on the old peer, then takes n2's new epoch and reinstalls
+//    the peer, dropping that fresh session; traffic stops until someone handshakes again.
+
+/** Drops n3's control-API traffic (membership) both ways until the returned function is called. */
+async function holdControl(node: string): Promise<() => Promise<void>> {
+  const ns = lab.node(node).ns;
+  const rules = `tcp dport ${mesh.apiPort} drop\n    tcp sport ${mesh.apiPort} drop`;
+  await lab.exec(ns, 'nft', ['-f', '-'], {
+    input: `table inet r38hold {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    ${rules}
+  }
+  chain out {
+    type filter hook output priority 0; policy accept;
+    ${rules}
+  }
+}
+`,
+  });
+  return async () => {
+    await lab.exec(ns, 'nft', ['delete', 'table', 'inet', 'r38hold'], { allowFailure: true });
+  };
+}
+
+/** Reply times (wall ms) of a ping stream every `intervalS` for `seconds`. */
+async function replyTimes(from: string, to: string, seconds: number, intervalS = 0.1): Promise<number[]> {
+  const r = await lab.exec(
+    lab.node(from).ns,
+    'ping',
+    ['-D', '-n', '-i', String(intervalS), '-W', '1', '-w', String(seconds), mesh.overlay4(to)],
+    { allowFailure: true, timeoutMs: (seconds + 5) * 1000 },
+  );
+  return [...r.stdout.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from/gm)].map((m) => Math.round(Number(m[1]) * 1000));
+}
+
+/** Wall time of n3's `peer up` line for n2 at or after `since`. */
+function n3TookN2(since: number): number | undefined {
+  for (const line of mesh.proc('n3').lines()) {
+    if (!line.includes('"msg":"peer up"') || !line.includes('"peer":"n2"')) continue;
+    const at = Date.parse(/"time":"([^"]+)"/.exec(line)?.[1] ?? '');
+    if (at >= since) return at;
+  }
+  return undefined;
+}
+
+test(
+  "R38 repro (SIGTERM): the restarted node's first initiation reaches a peer that has not re-added it yet",
+  { todo: 'daemon: a peer that (re)installs a member should handshake at once; today the initiator retries after 5 s' },
+  async () => {
+    await assertPings(lab, mesh, allPairs(nodes), { count: 1 });
+    const old = mesh.proc('n2');
+    const stoppedAt = Date.now();
+    old.kill('SIGTERM');
+    await old.waitExit(10_000);
+    // n3 forgets n2 (it left); then n3 hears nothing of n2's new record for 1.5 s after n2 is up.
+    await waitFor(
+      () =>
+        mesh
+          .proc('n3')
+          .lines()
+          .some(
+            (l) =>
+              l.includes('"peer removed"') &&
+              l.includes('"peer":"n2"') &&
+              Date.parse(/"time":"([^"]+)"/.exec(l)?.[1] ?? '') >= stoppedAt,
+          ),
+      { what: 'n3 to remove n2', timeoutMs: 10_000 },
+    );
+    const release = await holdControl('n3');
+    let up: number;
+    try {
+      const since = Date.now();
+      mesh.start('n2');
+      up = await waitFor(() => startedAt('n2', since), { what: 'n2 up', timeoutMs: 20_000, intervalMs: 20 });
+      const stream = replyTimes('n2', 'n3', 12);
+      await new Promise((r) => setTimeout(r, Math.max(0, up + 1500 - Date.now())));
+      await release();
+      const replies = await stream;
+      const tookAt = n3TookN2(up);
+      const first = replies[0] === undefined ? undefined : replies[0] - up;
+      console.log(
+        `# R38 repro SIGTERM: n3 re-added n2 ${tookAt === undefined ? 'never' : `${tookAt - up} ms`} after n2 was up; ` +
+          `n2→n3 first reply ${first} ms after up (bound ${talksFirstBoundMs} ms)`,
+      );
+      assert.ok(first !== undefined && first <= talksFirstBoundMs, `n2→n3 first reply after ${first} ms`);
+    } finally {
+      await release();
+      await mesh.waitConverged(nodes, 30_000);
+    }
+  },
+);
+
+test('R38 (kill -9, the peer takes the new epoch late): first reply ≤ 2 s; the session it then drops comes back ≤ 20 s', async () => {
+  await assertPings(lab, mesh, allPairs(nodes), { count: 1 });
+  // n3 keeps n2's old record (and peer) while n2 restarts and handshakes with it.
+  const release = await holdControl('n3');
+  let up: number;
+  try {
+    const old = mesh.proc('n2');
+    old.kill('SIGKILL');
+    await old.waitExit(10_000);
+    const since = Date.now();
+    mesh.start('n2');
+    up = await waitFor(() => startedAt('n2', since), { what: 'n2 up', timeoutMs: 20_000, intervalMs: 20 });
+    const stream = replyTimes('n2', 'n3', 25, 0.5);
+    await new Promise((r) => setTimeout(r, Math.max(0, up + 2000 - Date.now())));
+    const releasedAt = Date.now();
+    await release();
+    const replies = await stream;
+    const streamEnd = Date.now();
+    const tookAt = n3TookN2(up);
+    const first = replies[0] === undefined ? undefined : replies[0] - up;
+    const hs = (await mesh.metricsText('n3'))
+      .split('\n')
+      .filter((l) => l.startsWith('tunmesh_handshakes_total{peer="n2"'));
+    console.log(`# R38 late epoch, kill -9: n3 ${hs.join('; ')}`);
+    // The longest stretch without a reply once there was one, the end of the stream included.
+    let gap = replies.length > 0 ? streamEnd - replies.at(-1)! : 0;
+    let gapAt = replies.length > 0 ? replies.at(-1)! - up : 0;
+    for (let i = 1; i < replies.length; i++) {
+      if (replies[i]! - replies[i - 1]! > gap) {
+        gap = replies[i]! - replies[i - 1]!;
+        gapAt = replies[i - 1]! - up;
+      }
+    }
+    console.log(
+      `# R38 late epoch, kill -9: n2→n3 first reply ${first} ms after up; n3's control released ${releasedAt - up} ms ` +
+        `and n3 took n2's new record ${tookAt === undefined ? 'never' : `${tookAt - up} ms`} after up; longest ` +
+        `n2→n3 outage afterwards ${gap} ms (from ${gapAt} ms after up), ${replies.length} replies in 25 s`,
+    );
+    assert.ok(
+      tookAt !== undefined && first !== undefined && tookAt - up > first,
+      'n3 took the new record after n2 reached it (the order held)',
+    );
+    assert.ok(first !== undefined && first <= talksFirstBoundMs, `first reply after ${first} ms`);
+    assert.ok(gap <= worstCaseBoundMs, `reachability lost again for ${gap} ms once n3 took the new record`);
+  } finally {
+    await release();
+    await mesh.waitConverged(nodes, 30_000);
+  }
+});
