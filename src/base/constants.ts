@@ -57,6 +57,12 @@ export const net = {
    * 25 s as wg(8) recommends, below the shortest common NAT UDP timeout (30 s).
    */
   natKeepaliveSec: 25,
+  /**
+   * A member whose record says it started less than this long ago (or one that restarted or changed its key
+   * while we knew it) gets a handshake from us at once: its own first initiation may have reached us before
+   * its record did and been dropped (unknown key), and it would retry only after REKEY_TIMEOUT (R38).
+   */
+  greetFreshMemberMs: 30_000,
 } as const;
 
 /** Control plane auth. */

@@ -399,6 +399,10 @@ export class Daemon {
     this.#memberKeys.set(r.id, spec.publicKey);
     this.#memberEpochs.set(r.id, r.epoch);
     this.#ops?.memberUp(r.id, previous === undefined || restarted);
+    // A node that just (re)started or changed its key may have sent us a handshake before we knew its new
+    // record (dropped: unknown key) and would retry only after 5 s: handshake with it now (R38).
+    if (!none && fresh && (previous !== undefined || Date.now() - r.epoch < net.greetFreshMemberMs))
+      this.#engine?.greet(spec.publicKey);
     if (previous === undefined || restarted)
       this.#log.info({ peer: r.id, addresses: r.addresses, endpoint: spec.endpoint }, 'peer up');
     // A live key rotation: the old key's peer and sessions are gone (the revocation), the new key handshakes.

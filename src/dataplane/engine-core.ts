@@ -131,6 +131,11 @@ export class EngineCore {
     return spec ? this.policy.soleExitCidrs(peer, spec.allowedIps) : [];
   }
 
+  /** See DataPlaneEngine.greet. */
+  greet(publicKey: string, now: number): void {
+    this.run(this.device.keepalive(publicKey, now));
+  }
+
   counters(publicKey: string): PeerCounters | undefined {
     const s = this.device.peerStatus(publicKey);
     if (!s) return undefined;

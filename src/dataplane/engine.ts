@@ -35,6 +35,11 @@ export interface DataPlaneEngine {
   upsertPeer(spec: PeerSpec): void;
   removePeer(publicKey: string): void;
   counters(publicKey: string): PeerCounters | undefined;
+  /**
+   * Sends the peer a keepalive now; without a session that starts a handshake (wireguard-go's
+   * SendKeepalive). For a peer that just (re)started: it need not wait for its own 5 s retry.
+   */
+  greet(publicKey: string): void;
   /** Swaps this node's static key live: every session ends, every peer stays installed (handshakes anew). */
   replaceIdentity?(privateKey: Secret<Uint8Array>): void;
   onEvent(handler: (e: EngineEvent) => void): void;

@@ -78,6 +78,10 @@ export class JsEngine implements DataPlaneEngine {
     this.core.uninstall(publicKey);
   }
 
+  greet(publicKey: string): void {
+    this.core.greet(publicKey, this.#d.clock.now());
+  }
+
   counters(publicKey: string): PeerCounters | undefined {
     return this.core.counters(publicKey);
   }

@@ -182,6 +182,10 @@ export class NativeEngine implements DataPlaneEngine {
     }
   }
 
+  greet(publicKey: string): void {
+    this.core.greet(publicKey, this.#d.clock.now());
+  }
+
   counters(publicKey: string): PeerCounters | undefined {
     return this.core.counters(publicKey);
   }

@@ -273,6 +273,16 @@ export class WgDevice {
     return out;
   }
 
+  /** Sends a keepalive now; without a session this stages it and starts a handshake. */
+  keepalive(peerKey: string, now: Now): WgAction[] {
+    const peer = this.#peers.get(peerKey);
+    if (peer === undefined) return [];
+    const out: WgAction[] = [];
+    this.#out.sendKeepalive(peer, now, out);
+    this.#wheel.touch(peer);
+    return out;
+  }
+
   /** Handles one datagram from the wire. */
   receive(datagram: Uint8Array, from: WgEndpoint, now: Now, opts: ReceiveOptions = {}): WgAction[] {
     this.#rx = opts;
@@ -402,6 +412,16 @@ export class WgDevice {
     });
     if (!r.ok) {
       out.push({ type: 'drop', reason: r.reason });
+      const again = r.crossed?.lastInitiation;
+      const peer = r.crossed && this.#peers.get(encodeKey(r.crossed.remoteStatic));
+      if (again && peer?.endpoint)
+        out.push({
+          type: 'send',
+          to: peer.endpoint,
+          data: Uint8Array.from(again),
+          message: 'initiation',
+          peer: peer.key,
+        });
       return;
     }
     const peer = this.#peers.get(encodeKey(r.remoteStatic))!;

@@ -62,6 +62,8 @@ export class HandshakeState {
   lastTimestamp: Uint8Array = new Uint8Array(tai64nLength);
   lastInitiationConsumedAt: number | undefined;
   lastSentHandshakeAt: number | undefined;
+  /** The initiation in flight as sent (macs included), for an identical retransmission. */
+  lastInitiation: Uint8Array | undefined;
   readonly remoteStatic: Uint8Array;
   presharedKey: Uint8Array;
   /** DH(our static, their static); undefined when their key is low-order (no handshake possible). */
@@ -80,6 +82,7 @@ export class HandshakeState {
     // The ephemeral lives in an OpenSSL key object, freed when collected; dropping it is all we can do.
     this.localEphemeral = undefined;
     this.remoteEphemeral = undefined;
+    this.lastInitiation = undefined;
     this.stage = 'zeroed';
   }
 }
@@ -129,7 +132,8 @@ export function createInitiation(
 }
 
 export type ConsumeInitiationResult =
-  { ok: true; remoteStatic: Uint8Array; timestamp: Uint8Array } | { ok: false; reason: HandshakeFailure };
+  | { ok: true; remoteStatic: Uint8Array; timestamp: Uint8Array }
+  | { ok: false; reason: HandshakeFailure; crossed?: HandshakeState };
 
 /**
  * Authenticates an initiation addressed to `identity`. `findPeer` maps the decrypted static key to that
@@ -164,7 +168,12 @@ export function consumeInitiation(
   if (hs.lastInitiationConsumedAt !== undefined && now - hs.lastInitiationConsumedAt <= opts.initiationRateMs) {
     return fail('rate_limited');
   }
-  if (yieldsToOwnInitiation(identity, hs, opts)) return fail('handshake_crossed');
+  if (yieldsToOwnInitiation(identity, hs, opts)) {
+    // Authenticated and fresh: remember its timestamp, so replays of it cannot trigger the retransmission
+    // the caller makes of our own initiation (see yieldsToOwnInitiation).
+    hs.lastTimestamp = Uint8Array.from(timestamp);
+    return { ok: false, reason: 'handshake_crossed', crossed: hs };
+  }
   hs.clear();
   hs.hash = h;
   hs.chainKey = ck;
@@ -182,7 +191,10 @@ export function consumeInitiation(
  * and the race can repeat). We break the tie instead: while our initiation is in flight, the side with
  * the lower public key ignores the peer's initiation and waits for the response to its own; the higher
  * side answers as usual. Against wireguard-go this is just a lost initiation: it still answers ours.
- * Checked only after authentication, so forged input cannot suppress a handshake.
+ * Checked only after authentication, so forged input cannot suppress a handshake. Our initiation may
+ * never have reached the peer (lost, or the peer did not know our key yet: it had just restarted, R38),
+ * so the caller retransmits it unchanged: a peer that has it refuses the copy as a replay, one that
+ * does not answers it now instead of after our retry one rekeyTimeout later.
  */
 function yieldsToOwnInitiation(identity: StaticIdentity, hs: HandshakeState, opts: ConsumeInitiationOptions): boolean {
   return (

@@ -87,6 +87,7 @@ export class Outbound {
       return;
     }
     peer.cookies.addMacs(msg, now);
+    hs.lastInitiation = msg;
     ctx.rules.anyAuthenticatedPacketTraversal(peer, now);
     ctx.rules.anyAuthenticatedPacketSent(peer);
     out.push({ type: 'send', to, data: msg, message: 'initiation', peer: peer.key });

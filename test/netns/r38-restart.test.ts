@@ -73,17 +73,14 @@ async function restartN2(signal: 'SIGTERM' | 'SIGKILL'): Promise<number> {
 }
 
 // After SIGTERM the peers have removed n2 (it left); whether one re-adds it before n2's first initiation
-// arrives is a race (lost in about 1 run of 4 here: 5.1 s). `todo` until the daemon closes it; the
+// arrives is a race (lost in about 1 run of 4 before the fix: 5.1 s). The daemon now handshakes at once
+// with a member that just (re)started (daemon.ts #memberUp, net.greetFreshMemberMs), which closes it; the
 // deterministic reproduction is further down. After kill -9 the peers still hold n2 (same key), so its
 // first initiation is always answered.
-const talksFirstTodo: Record<string, string | undefined> = {
-  SIGTERM: 'race: a peer may re-add the restarted node after its first initiation arrived (see the repro below)',
-  SIGKILL: undefined,
-};
 
 for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   const title = `R38 (${signal}): the restarted node talks first: it reaches both peers ≤ 2 s after it is up`;
-  test(title, { todo: talksFirstTodo[signal] }, async () => {
+  test(title, async () => {
     const up = await restartN2(signal);
     const seen = Date.now();
     const [t1, t3] = await Promise.all([firstReply('n2', 'n1', 25), firstReply('n2', 'n3', 25)]);
@@ -120,8 +117,8 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
 // below hold n3's control traffic (membership runs over the HTTPS API, tcp 4567) for a moment around the
 // restart, which makes the unlucky order certain:
 //  - after SIGTERM, n3 re-adds n2 only after n2's first initiation was dropped (n3 had no such peer), and
-//    nothing makes either side handshake before n2's retry one rekeyTimeout (5 s) later: fails ≤ 2 s,
-//    `todo` until the daemon handshakes at once with a member it (re)installs;
+//    before the fix nothing made either side handshake before n2's retry one rekeyTimeout (5 s) later;
+//    now n3 handshakes when it re-adds n2;
 //  - after kill -9, n3 answers n2's initiation on the old peer, then takes n2's new epoch and reinstalls
 //    the peer, dropping that fresh session; traffic stops until someone handshakes again.
 
@@ -168,52 +165,52 @@ function n3TookN2(since: number): number | undefined {
   return undefined;
 }
 
-test(
-  "R38 repro (SIGTERM): the restarted node's first initiation reaches a peer that has not re-added it yet",
-  { todo: 'daemon: a peer that (re)installs a member should handshake at once; today the initiator retries after 5 s' },
-  async () => {
-    await assertPings(lab, mesh, allPairs(nodes), { count: 1 });
-    const old = mesh.proc('n2');
-    const stoppedAt = Date.now();
-    old.kill('SIGTERM');
-    await old.waitExit(10_000);
-    // n3 forgets n2 (it left); then n3 hears nothing of n2's new record for 1.5 s after n2 is up.
-    await waitFor(
-      () =>
-        mesh
-          .proc('n3')
-          .lines()
-          .some(
-            (l) =>
-              l.includes('"peer removed"') &&
-              l.includes('"peer":"n2"') &&
-              Date.parse(/"time":"([^"]+)"/.exec(l)?.[1] ?? '') >= stoppedAt,
-          ),
-      { what: 'n3 to remove n2', timeoutMs: 10_000 },
+test("R38 repro (SIGTERM): the restarted node's first initiation reaches a peer that has not re-added it yet", async () => {
+  await assertPings(lab, mesh, allPairs(nodes), { count: 1 });
+  const old = mesh.proc('n2');
+  const stoppedAt = Date.now();
+  old.kill('SIGTERM');
+  await old.waitExit(10_000);
+  // n3 forgets n2 (it left); then n3 hears nothing of n2's new record for 1.5 s after n2 is up.
+  await waitFor(
+    () =>
+      mesh
+        .proc('n3')
+        .lines()
+        .some(
+          (l) =>
+            l.includes('"peer removed"') &&
+            l.includes('"peer":"n2"') &&
+            Date.parse(/"time":"([^"]+)"/.exec(l)?.[1] ?? '') >= stoppedAt,
+        ),
+    { what: 'n3 to remove n2', timeoutMs: 10_000 },
+  );
+  const release = await holdControl('n3');
+  let up: number;
+  try {
+    const since = Date.now();
+    mesh.start('n2');
+    up = await waitFor(() => startedAt('n2', since), { what: 'n2 up', timeoutMs: 20_000, intervalMs: 20 });
+    const stream = replyTimes('n2', 'n3', 12);
+    await new Promise((r) => setTimeout(r, Math.max(0, up + 1500 - Date.now())));
+    await release();
+    const replies = await stream;
+    const tookAt = n3TookN2(up);
+    const first = replies[0] === undefined ? undefined : replies[0] - up;
+    console.log(
+      `# R38 repro SIGTERM: n3 re-added n2 ${tookAt === undefined ? 'never' : `${tookAt - up} ms`} after n2 was up; ` +
+        `n2→n3 first reply ${first} ms after up (bound: 1000 ms after the re-add, before n2's 5 s retry)`,
     );
-    const release = await holdControl('n3');
-    let up: number;
-    try {
-      const since = Date.now();
-      mesh.start('n2');
-      up = await waitFor(() => startedAt('n2', since), { what: 'n2 up', timeoutMs: 20_000, intervalMs: 20 });
-      const stream = replyTimes('n2', 'n3', 12);
-      await new Promise((r) => setTimeout(r, Math.max(0, up + 1500 - Date.now())));
-      await release();
-      const replies = await stream;
-      const tookAt = n3TookN2(up);
-      const first = replies[0] === undefined ? undefined : replies[0] - up;
-      console.log(
-        `# R38 repro SIGTERM: n3 re-added n2 ${tookAt === undefined ? 'never' : `${tookAt - up} ms`} after n2 was up; ` +
-          `n2→n3 first reply ${first} ms after up (bound ${talksFirstBoundMs} ms)`,
-      );
-      assert.ok(first !== undefined && first <= talksFirstBoundMs, `n2→n3 first reply after ${first} ms`);
-    } finally {
-      await release();
-      await mesh.waitConverged(nodes, 30_000);
-    }
-  },
-);
+    // n3 could not know n2 before it re-added it (its control traffic was held); from then on the pair
+    // must meet at once — not at n2's retry one rekeyTimeout (5 s) after its lost first initiation.
+    assert.ok(tookAt !== undefined, 'n3 re-added n2');
+    assert.ok(first !== undefined && first - (tookAt - up) <= 1000, `n2→n3 first reply after ${first} ms`);
+    assert.ok(first < 5000, 'before the initiator would have retried');
+  } finally {
+    await release();
+    await mesh.waitConverged(nodes, 30_000);
+  }
+});
 
 test('R38 (kill -9, the peer takes the new epoch late): first reply ≤ 2 s; the session it then drops comes back ≤ 20 s', async () => {
   await assertPings(lab, mesh, allPairs(nodes), { count: 1 });

@@ -55,6 +55,7 @@ function fakeEngine() {
     upsertPeer: (s: PeerSpec) => void calls.push(`upsert ${s.name} ka=${s.persistentKeepaliveSec ?? '-'}`),
     removePeer: (k: string) => void calls.push(`remove ${k.slice(0, 4)}`),
     counters: () => undefined,
+    greet: () => undefined,
     onEvent: () => undefined,
     stop: async () => undefined,
   };

@@ -89,6 +89,40 @@ for (const psk of [undefined, new Uint8Array(32).fill(7)]) {
   });
 }
 
+test('crossed initiations when ours was lost (R38): the side that yields retransmits it, so the pair meets at once', () => {
+  const { a, b, clock } = makePair();
+  const w = new Wire(a, b, clock);
+  // The side with the lower key yields to its own initiation in flight.
+  const [low, high] = Buffer.compare(Buffer.from(a.key, 'base64'), Buffer.from(b.key, 'base64')) < 0 ? [a, b] : [b, a];
+  const lowPacket = low === a ? ab : ba;
+  // low's initiation is lost (the peer had just restarted and did not know low's key yet).
+  let lost: Uint8Array | undefined;
+  w.filter = (d) => d.src === low && lost === undefined && (lost = d.data) !== undefined;
+  w.send(low, lowPacket);
+  assert.ok(lost !== undefined && lost[0] === 1, 'the initiation was dropped on the wire');
+  w.filter = undefined;
+  clock.advance(50);
+  // high starts its own handshake (it just learned low again): low refuses it as crossed and sends
+  // its lost initiation again, byte for byte; high answers that at once.
+  w.take(low);
+  w.push(high, high.dev.send(low.key, low === a ? ba : ab, clock.now));
+  w.flush();
+  const lowActs = w.take(low);
+  assert.ok(ofType(lowActs, 'drop').some((d) => d.reason === 'handshake_crossed'));
+  const again = sends(lowActs).find((x) => x.message === 'initiation');
+  assert.ok(again !== undefined && hex(again.data) === hex(lost!), 'the same initiation again');
+  assert.equal(low.dev.peerStatus(high.key)?.hasSession, true, 'handshake done without waiting for a retry');
+  assert.deepEqual(delivered(w, high), [hex(lowPacket)]);
+  // A replay of high's initiation does not make low retransmit again (its timestamp is not newer).
+  const highInit = sends(w.log.get(high)!).find((x) => x.message === 'initiation')!;
+  const replay = low.dev.receive(highInit.data, high.endpoint, clock.now + 100);
+  assert.deepEqual(sends(replay), []);
+  assert.deepEqual(
+    ofType(replay, 'drop').map((d) => d.reason),
+    ['replayed_handshake'],
+  );
+});
+
 test('a PSK mismatch fails the handshake silently at the initiator', () => {
   const { a, b, clock } = makePair({ psk: new Uint8Array(32).fill(1) });
   b.dev.updatePeer(a.key, { presharedKey: new Secret(new Uint8Array(32).fill(2)) });
