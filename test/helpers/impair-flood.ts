@@ -74,7 +74,7 @@ for (const m of pool)
       m.slice(initiationLayout.mac1, initiationLayout.mac2),
     );
 const started = performance.now();
-const sliceMs = 10;
+const sliceMs = 2;
 const perSlice = Math.max(1, Math.round((rate * sliceMs) / 1000));
 let sent = 0;
 while (sent < count) {
