@@ -1,14 +1,16 @@
 // `npm run soak`: a bounded chaos run (R42, shortened) on a 3-node netns mesh (needs root and dist/):
-// random kill -9 + restart, graceful restart, session-key rotation every 10 s (test-only rekey timer),
-// and 0–10 % underlay loss toggling, while every ordered pair is probed with one ping per second.
+// random kill -9 + restart, graceful restart, live static-key rotation (`tunmesh keys rotate`), session-key
+// rotation every 10 s (test-only rekey timer), and 0–10 % underlay loss toggling, while every ordered pair
+// is probed with one ping per second. A key rotation opens a recovery window like a restart.
 // Prints the reachability SLO (probes outside the 20 s recovery window after a restart) and resource
 // growth (RSS and fds of daemons that were never restarted). Exit 1 if the SLO < 99 % or a daemon died
 // unexpectedly.
 //   npm run soak -- --seconds 300 --seed 7
 import { parseArgs } from 'node:util';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Lab } from '../test/helpers/netns.js';
-import { Mesh } from '../test/helpers/mesh.js';
+import { cliPath, Mesh } from '../test/helpers/mesh.js';
 import { ping } from '../test/helpers/transfer.js';
 import { nftClearLoss, nftLoss } from '../test/helpers/impair-nft.js';
 import { Rng } from '../test/fuzz/engine.js';
@@ -32,7 +34,16 @@ function proc(pid: number): { rssKiB: number; fds: number } {
 }
 
 const lab = await Lab.create('tp8s-', { nodes: 3 });
-const mesh = await Mesh.create(lab, { bootstrap: { n2: ['n1'], n3: ['n1', 'n2'] } });
+const mesh = await Mesh.create(lab, {
+  bootstrap: { n2: ['n1'], n3: ['n1', 'n2'] },
+  // `tunmesh keys rotate` needs the node's operator token.
+  patch: (node, config) => {
+    const file = join(dirname(String(config.cluster!.secretFile)), `operator-${node}.token`);
+    writeFileSync(file, `soak-operator-token-${node}-`.padEnd(40, 'x') + '\n', { mode: 0o600 });
+    config.control = { ...config.control, operatorTokenFile: file };
+  },
+});
+let rotations = 0;
 const lastRestart = new Map<string, number>();
 const restarted = new Set<string>();
 const events: string[] = [];
@@ -52,8 +63,16 @@ try {
   while (Date.now() - started < seconds * 1000) {
     if (Date.now() >= nextChaos) {
       const n = nodes[rng.below(nodes.length)]!;
-      const action = rng.below(4);
-      if (action === 0 || action === 1) {
+      const action = rng.below(5);
+      if (action === 4) {
+        const r = await lab
+          .exec(lab.node(n).ns, process.execPath, [cliPath, 'keys', 'rotate', '--json', '-c', mesh.configFile(n)])
+          .catch((e: unknown) => ({ stdout: String(e) }));
+        const ok = r.stdout.includes('"ok":true');
+        if (ok) rotations++;
+        lastRestart.set(n, Date.now());
+        events.push(`${Math.round((Date.now() - started) / 1000)}s key rotate ${n}${ok ? '' : ' FAILED'}`);
+      } else if (action === 0 || action === 1) {
         const p = mesh.proc(n);
         p.kill(action === 0 ? 'SIGKILL' : 'SIGTERM');
         await p.waitExit(10_000).catch(() => undefined);
@@ -108,8 +127,9 @@ try {
   console.log(
     `resource growth (never-restarted daemons): ${growth.length ? growth.join('; ') : 'none left unrestarted'}`,
   );
-  console.log(`unexpected daemon deaths: ${unexpectedDeaths}`);
-  process.exitCode = slo >= 0.99 && unexpectedDeaths === 0 ? 0 : 1;
+  console.log(`unexpected daemon deaths: ${unexpectedDeaths}; live key rotations: ${rotations}`);
+  const failedRotations = events.filter((e) => e.endsWith('FAILED')).length;
+  process.exitCode = slo >= 0.99 && unexpectedDeaths === 0 && failedRotations === 0 ? 0 : 1;
 } finally {
   await mesh.cleanup();
   await lab.destroy();
