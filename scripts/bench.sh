@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# npm run bench [-- --update-docs] [--systems "raw tunmesh-native ..."] [--no-scaling]
+# npm run bench [-- --update-docs] [--record-baseline] [--systems "raw tunmesh-native ..."] [--no-scaling]
 #
 # Data-plane benchmark: in fresh namespaces (tmbench-1, tmbench-2 on one veth) it measures raw veth,
 # tunmesh (native and js engines through the real CLI, and the null and tls transport methods), wireguard-go
 # and fastd side by side: iperf3 TCP with 1 and 4 streams, UDP 1400 B, idle ping RTT, CPU-seconds per GB of the VPN processes and their
 # peak RSS; then tunmesh native with 1, 100 and 1000 configured peers. Writes artifacts/bench/<ts>.json,
-# prints a markdown table with ratios to the best peer; --update-docs rewrites docs/BENCHMARKS.md.
+# prints a markdown table with ratios to the best peer; --update-docs rewrites docs/BENCHMARKS.md. The tunmesh
+# figures are compared with scripts/bench/baseline.json (R27: > 20 % worse on the same machine kind exits 1);
+# --record-baseline rewrites that file from this run (on a quiet machine); --no-baseline skips the comparison.
 # Needs root, iproute2, iperf3, jq; wireguard-go + wg and fastd are optional (missing = skipped).
 # Bounded: every iperf3 run has -t <= 8 s and a timeout; the whole run takes about 3 minutes.
 # Addresses: 198.18.250.0/24 underlay, 198.19.0.0/16 + fd00:19:250::/64 overlay, nothing else.
@@ -17,14 +19,18 @@ source "$BENCH_DIR/lib.sh"
 source "$BENCH_DIR/systems.sh"
 
 UPDATE_DOCS=0
+RECORD_BASELINE=0
+COMPARE_BASELINE=1
 SCALING=1
 SYSTEMS="raw tunmesh-native tunmesh-js tunmesh-null tunmesh-tls wireguard-go fastd-salsa2012+umac fastd-null"
 while (($#)); do
   case $1 in
     --update-docs) UPDATE_DOCS=1 ;;
+    --record-baseline) RECORD_BASELINE=1 ;;
+    --no-baseline) COMPARE_BASELINE=0 ;;
     --no-scaling) SCALING=0 ;;
     --systems) SYSTEMS=$2; shift ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -142,7 +148,11 @@ fi
 mkdir -p artifacts/bench
 args=("$RESULTS" --out "artifacts/bench/$STAMP.json" --stamp "$STAMP")
 ((UPDATE_DOCS)) && args+=(--docs docs/BENCHMARKS.md)
-node "$BENCH_DIR/report.mjs" "${args[@]}"
+((RECORD_BASELINE)) && args+=(--record-baseline)
+((COMPARE_BASELINE)) || args+=(--no-baseline)
+# Exit 1 when a tunmesh figure regressed by more than 20 % against scripts/bench/baseline.json (R27).
+status=0
+node "$BENCH_DIR/report.mjs" "${args[@]}" || status=$?
 # The generated tables must pass the repository's format check.
 ((UPDATE_DOCS)) && node_modules/.bin/prettier --log-level warn --write docs/BENCHMARKS.md
-exit 0
+exit "$status"

@@ -1,14 +1,25 @@
 // Turns the JSON lines of one scripts/bench.sh run into artifacts/bench/<stamp>.json and a markdown
 // report (printed; with --docs also written between the bench markers of docs/BENCHMARKS.md).
 //   node report.mjs results.jsonl --out artifacts/bench/<stamp>.json --stamp <stamp> [--docs docs/BENCHMARKS.md]
+//     [--baseline scripts/bench/baseline.json] [--record-baseline | --no-baseline]
+// The run is compared with the baseline (R27: > 20 % worse on the same machine kind is a regression, exit 1);
+// --record-baseline writes the baseline from this run instead (do it on a quiet machine).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { baselineFrom, compareWithBaseline } from './regression.mjs';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { out: { type: 'string' }, stamp: { type: 'string' }, docs: { type: 'string' } },
+  options: {
+    out: { type: 'string' },
+    stamp: { type: 'string' },
+    docs: { type: 'string' },
+    baseline: { type: 'string', default: new URL('baseline.json', import.meta.url).pathname },
+    'record-baseline': { type: 'boolean', default: false },
+    'no-baseline': { type: 'boolean', default: false },
+  },
 });
 const lines = readFileSync(positionals[0], 'utf8')
   .split('\n')
@@ -114,6 +125,31 @@ const busyLine = busy.length
   ? `Machine busy just before the tests (other jobs): median ${busy[Math.floor(busy.length / 2)]} %, max ${busy.at(-1)} %.`
   : '';
 const when = values.stamp ?? new Date().toISOString();
+
+// R27: against the stored baseline.
+const regressionLines = [];
+let regressed = false;
+if (values['record-baseline']) {
+  writeFileSync(values.baseline, JSON.stringify(baselineFrom({ stamp: when, machine, systems }), null, 2) + '\n');
+  regressionLines.push(`Baseline recorded from this run (${values.baseline}).`);
+} else if (!values['no-baseline'] && existsSync(values.baseline)) {
+  const baseline = JSON.parse(readFileSync(values.baseline, 'utf8'));
+  const cmp = compareWithBaseline(baseline, { machine, systems });
+  if (!cmp.comparable) regressionLines.push(`Not compared with baseline ${baseline.stamp}: ${cmp.reason}.`);
+  else {
+    regressed = cmp.rows.some((r) => r.regressed);
+    regressionLines.push(
+      `Against baseline ${baseline.stamp} (same machine kind; more than 20 % worse is a regression): ${regressed ? '**REGRESSION**' : 'no regression'}.`,
+      '',
+      '| system | figure | baseline | this run | change | |',
+      '|---|---|---|---|---|---|',
+      ...cmp.rows.map(
+        (r) =>
+          `| ${r.system} | ${r.label} | ${f(r.base)} | ${f(r.now)} | ${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(0)} % | ${r.regressed ? 'REGRESSION' : 'ok'} |`,
+      ),
+    );
+  }
+}
 const machineLine = `${machine.cpu}, ${machine.vcpus} vCPU, ${machine.memoryGiB} GiB, ${machine.os}, kernel ${machine.kernel}, Node ${machine.node}, ${machine.iperf3}`;
 const report = [
   `Run \`${when}\` on: ${machineLine}. Both namespaces, both VPN ends and both iperf3 ends share these CPUs. ${busyLine}`,
@@ -129,6 +165,7 @@ const report = [
   'Goals:',
   '',
   ...goals,
+  ...(regressionLines.length ? ['', 'Regression check (R27):', '', ...regressionLines] : []),
 ].join('\n');
 
 console.log(`\n${report}\n`);
@@ -149,3 +186,4 @@ if (values.docs) {
   writeFileSync(values.docs, doc);
   console.log(`updated ${values.docs}`);
 }
+if (regressed) process.exitCode = 1;

@@ -20,7 +20,7 @@ test(
     const out = await new Promise<string>((resolve, reject) =>
       execFile(
         'bash',
-        ['scripts/bench.sh', '--systems', 'raw tunmesh-native', '--no-scaling'],
+        ['scripts/bench.sh', '--systems', 'raw tunmesh-native', '--no-scaling', '--no-baseline'],
         { env, timeout: 110_000 },
         (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
       ),
