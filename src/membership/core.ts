@@ -33,6 +33,7 @@ import {
   type Update,
 } from './messages.js';
 import { isOutboundOnly, outboundTiming, staleOutboundMembers } from './reachability.js';
+import { departedDue } from './departed.js';
 import { compareIncarnation, type NodeRecord } from './record.js';
 import { sample, shuffle, type Rng } from './rng.js';
 import { Suspicions, type SuspicionBounds } from './suspicion.js';
@@ -105,6 +106,7 @@ export class MembershipCore {
   #nextSyncAt: number;
   #nextGcAt: number;
   #nextReconnectAt: number;
+  #lastGcAt: number;
   /** Outbound-only members (reachability.ts): our heartbeat if we are one, the staleness check of others. */
   #nextHeartbeatAt: number;
   #nextStaleCheckAt: number;
@@ -128,6 +130,7 @@ export class MembershipCore {
     this.#nextGossipAt = now + rng() * timing.gossipIntervalMs;
     this.#nextSyncAt = now + timing.syncIntervalMs * (0.5 + rng());
     this.#nextGcAt = now + timing.probeIntervalMs;
+    this.#lastGcAt = now;
     this.#nextReconnectAt = now + timing.reconnectIntervalMs * (0.5 + rng());
     // (No rng draw here: seeded simulations keep their sequences.)
     this.#nextHeartbeatAt = now + outboundTiming(timing, 1).heartbeatMs / 2;
@@ -175,6 +178,17 @@ export class MembershipCore {
     if (now >= this.#nextGcAt) {
       this.#nextGcAt = now + this.#t.probeIntervalMs;
       this.table.expireTombstones(now, this.#t.tombstoneMs, this.#t.reconnectTimeoutMs);
+      const members = this.table.liveIds().length + 1;
+      for (const r of departedDue(
+        this.self.id,
+        this.table.left(),
+        members,
+        this.#lastGcAt,
+        now,
+        this.#t.syncIntervalMs,
+      ))
+        if (!isOutboundOnly(r)) this.#sync(r.id, r);
+      this.#lastGcAt = now;
       this.#suspicions.prune((id, epoch, version) => {
         const e = this.table.get(id);
         return e?.state === 'suspect' && e.epoch === epoch && e.version === version;

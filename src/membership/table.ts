@@ -59,6 +59,8 @@ export class MemberTable {
   /** Nodes that failed (not left), kept longer than tombstones so we can try to reconnect after a partition. */
   readonly #failed = new Map<string, { record: NodeRecord; at: number }>();
   static readonly failedMax = 256;
+  /** Nodes that left, while their tombstone lasts: they may be restarting (departed.ts). */
+  readonly #left = new Map<string, { record: NodeRecord; at: number }>();
   readonly #claims = new AddressClaims();
   readonly #digest = new BucketDigest();
   readonly #dirty = new Set<string>();
@@ -179,6 +181,11 @@ export class MemberTable {
     return this.#failed;
   }
 
+  /** Records of nodes that left, while their tombstones last, oldest first. */
+  left(): ReadonlyMap<string, { readonly record: NodeRecord; readonly at: number }> {
+    return this.#left;
+  }
+
   /** Forgets tombstones older than `ttlMs` and failed nodes older than `failedTtlMs`. */
   expireTombstones(now: number, ttlMs: number, failedTtlMs: number): void {
     for (const [id, f] of this.#failed) {
@@ -189,6 +196,7 @@ export class MemberTable {
       if (deadAt + ttlMs > now) break;
       this.#tombstones.delete(id);
       this.#entries.delete(id);
+      this.#left.delete(id);
     }
   }
 
@@ -247,6 +255,7 @@ export class MemberTable {
       e.lastSeen = now;
       this.#tombstones.delete(e.id);
       this.#failed.delete(e.id);
+      this.#left.delete(e.id);
     });
     return true;
   }
@@ -273,6 +282,11 @@ export class MemberTable {
       this.#failed.delete(e.id);
       this.#failed.set(e.id, { record: e.record, at: now });
       if (this.#failed.size > MemberTable.failedMax) this.#failed.delete(this.#failed.keys().next().value!);
+    }
+    if (reason === 'left' && e.record) {
+      this.#left.delete(e.id);
+      this.#left.set(e.id, { record: e.record, at: now });
+      if (this.#left.size > MemberTable.failedMax) this.#left.delete(this.#left.keys().next().value!);
     }
     e.state = 'dead';
     e.deathReason = reason;
