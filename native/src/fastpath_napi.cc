@@ -30,6 +30,20 @@ const uint8_t* Bytes(const Napi::Value& v, size_t* len) {
 
 bool IsBytes(const Napi::Value& v) { return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array; }
 
+// (mac1Key, cookieKey, cookieRefreshMs) from JS into a handshake gate; anything but two 32-byte keys turns
+// it off. Returns whether the keys were taken.
+bool SetGateKeys(fp::HandshakeGate& gate, const Napi::CallbackInfo& info) {
+  size_t l1 = 0, l2 = 0;
+  const uint8_t* k1 = info.Length() > 1 && IsBytes(info[0]) ? Bytes(info[0], &l1) : nullptr;
+  const uint8_t* k2 = info.Length() > 1 && IsBytes(info[1]) ? Bytes(info[1], &l2) : nullptr;
+  int64_t refreshNs = info.Length() > 2 && info[2].IsNumber()
+                          ? static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6)
+                          : 0;
+  bool ok = l1 == 32 && l2 == 32;
+  gate.SetKeys(ok ? k1 : nullptr, ok ? k2 : nullptr, refreshNs);
+  return ok;
+}
+
 class FastPath : public Napi::ObjectWrap<FastPath> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -270,15 +284,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   // setHandshakeKeys(mac1Key, cookieKey, cookieRefreshMs): the rx thread's handshake gate
   // (fastpath_handshake.h) checks mac1/mac2 and answers cookies with these; nulls turn it off.
   Napi::Value SetHandshakeKeys(const Napi::CallbackInfo& info) {
-    size_t l1 = 0, l2 = 0;
-    const uint8_t* k1 = info.Length() > 1 && IsBytes(info[0]) ? Bytes(info[0], &l1) : nullptr;
-    const uint8_t* k2 = info.Length() > 1 && IsBytes(info[1]) ? Bytes(info[1], &l2) : nullptr;
-    int64_t refreshNs = info.Length() > 2 && info[2].IsNumber()
-                            ? static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6)
-                            : 0;
-    bool ok = l1 == 32 && l2 == 32;
-    core_->gate.SetKeys(ok ? k1 : nullptr, ok ? k2 : nullptr, refreshNs);
-    return Napi::Boolean::New(info.Env(), ok);
+    return Napi::Boolean::New(info.Env(), SetGateKeys(core_->gate, info));
   }
 
   Napi::Value WriteTun(const Napi::CallbackInfo& info) {
@@ -466,14 +472,7 @@ class GateForTest : public Napi::ObjectWrap<GateForTest> {
     return DefineClass(env, "HandshakeGate", {InstanceMethod("admit", &GateForTest::Admit)});
   }
   GateForTest(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GateForTest>(info) {
-    size_t l1 = 0, l2 = 0;
-    const uint8_t* k1 = info.Length() > 2 && IsBytes(info[0]) ? Bytes(info[0], &l1) : nullptr;
-    const uint8_t* k2 = info.Length() > 2 && IsBytes(info[1]) ? Bytes(info[1], &l2) : nullptr;
-    int64_t refreshNs = info.Length() > 2 && info[2].IsNumber()
-                            ? static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6)
-                            : 0;
-    bool ok = l1 == 32 && l2 == 32;
-    gate_.SetKeys(ok ? k1 : nullptr, ok ? k2 : nullptr, refreshNs);
+    SetGateKeys(gate_, info);
   }
 
  private:
