@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # tunmesh demo: three nodes in network namespaces on one bridge form a mesh on their own, then carry IPv4
-# and IPv6 between them. Needs root and iproute2. Cleans up on exit, on failure and on Ctrl-C.
+# and IPv6 between them: pings and throughput with tunmesh's own tools (tunmesh ping, a Node TCP transfer),
+# status, and the dashboard's URL. Needs root, iproute2, node_modules and dist/: `npm run demo` runs
+# scripts/bootstrap.mjs first, which installs and builds what is missing. Cleans up on exit, on failure and
+# on Ctrl-C / SIGTERM / SIGHUP.
 # Addresses: underlay 198.18.100.0/24 + fd00:18:100::/64, overlay 198.19.100.0/24 + fd00:19:100::/64.
 # DEMO_HOLD=1 keeps the mesh running until Ctrl-C.
 set -euo pipefail
@@ -8,9 +11,11 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 if [ "$(id -u)" != 0 ]; then echo "demo: run as root (it creates network namespaces)" >&2; exit 1; fi
-command -v ip >/dev/null || { echo "demo: needs iproute2 (apt-get install iproute2)" >&2; exit 1; }
-[ -f dist/cli/main.js ] || npm run --silent build
-[ -f native/build/Release/tunmesh_native.node ] || { echo "demo: native addon missing: run npm install" >&2; exit 1; }
+command -v ip >/dev/null || { echo "demo: needs iproute2: run it as npm run demo (installs it), or apt-get install iproute2" >&2; exit 1; }
+if [ ! -f dist/cli/main.js ] || [ ! -f native/build/Release/tunmesh_native.node ]; then
+  echo "demo: not installed/built yet: run it as npm run demo (or node scripts/bootstrap.mjs demo first)" >&2
+  exit 1
+fi
 
 P=tmdemo
 nodes=(a b c)
@@ -27,13 +32,20 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
   done
-  for ns in "${nodes[@]}" br; do ip netns del "$P-$ns" 2>/dev/null; done
+  remove_network
   rm -rf "$work"
 }
+# Deleting a namespace deletes the veth ends in it; an end still in this namespace (a failure between
+# `ip link add` and the move) is deleted by name.
+remove_network() {
+  for ns in "${nodes[@]}" br; do ip netns del "$P-$ns" 2>/dev/null || true; done
+  for n in "${nodes[@]}"; do ip link del "$P-$n-e" 2>/dev/null || true; done
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
-for ns in "${nodes[@]}" br; do ip netns del "$P-$ns" 2>/dev/null || true; done
+remove_network
 
 say "network: namespaces $P-a, $P-b, $P-c on bridge $P-br (underlay 198.18.100.0/24, fd00:18:100::/64)"
 ip netns add "$P-br"
@@ -58,6 +70,7 @@ say "secrets: cluster secret, self-signed TLS certificate, one config per node (
 tunmesh secret generate >"$work/cluster.secret"
 chmod 600 "$work/cluster.secret"
 tunmesh cert generate --out-dir "$work" --cn tunmesh-demo >/dev/null
+tunmesh secret generate --out "$work/operator.token" >/dev/null
 i=0
 for n in "${nodes[@]}"; do
   i=$((i + 1))
@@ -67,6 +80,8 @@ for n in "${nodes[@]}"; do
     --listen "198.18.100.$i:51820" --api-listen "198.18.100.$i:4567" "${boot[@]}" \
     --secret-file "$work/cluster.secret" --cert "$work/cert.pem" --key "$work/key.pem" >"$work/$n.yaml"
   printf 'process:\n  uid: 65534\n  gid: 65534\n' >>"$work/$n.yaml"
+  # node a serves the dashboard: it needs an operator token (not the cluster secret)
+  [ "$n" = a ] && sed -i "s|^control:\$|control:\n  operatorTokenFile: $work/operator.token|" "$work/$n.yaml"
   tunmesh config check "$work/$n.yaml" >/dev/null
 done
 chmod 755 "$work"
@@ -103,35 +118,44 @@ done
 echo
 in_ns a node "$root/dist/cli/main.js" status -c "$work/a.yaml"
 
-say "IPv4 and IPv6 across the mesh"
-for pair in "a 2" "a 3" "b 3"; do
+say "IPv4 and IPv6 across the mesh (tunmesh ping: UDP probes through the tunnel, both ways)"
+for pair in "a b 2" "a c 3" "b c 3"; do
   set -- $pair
-  in_ns "$1" ping -c 2 -i 0.2 -W 2 "198.19.100.$2" | tail -n 1 | sed "s/^/  $1 -> 198.19.100.$2: /"
-  in_ns "$1" ping -6 -c 2 -i 0.2 -W 2 "fd00:19:100::$2" | tail -n 1 | sed "s/^/  $1 -> fd00:19:100::$2: /"
+  for addr in "198.19.100.$3" "fd00:19:100::$3"; do
+    out=$(in_ns "$1" node "$root/dist/cli/main.js" ping "$addr" -n 2 -c "$work/$1.yaml")
+    echo "  $1 -> $2 $addr: $(printf '%s\n' "$out" | tail -n 2 | paste -sd ' ')"
+  done
 done
 
-say "throughput a -> b through the tunnel"
-if command -v iperf3 >/dev/null; then
-  in_ns b iperf3 -s -1 -B 198.19.100.2 >/dev/null 2>&1 &
-  ipf=$!
-  sleep 0.5
-  in_ns a iperf3 -c 198.19.100.2 -t 3 -f m 2>&1 | grep -E 'sender|receiver' | sed 's/^/  /' || true
-  wait $ipf 2>/dev/null || true
-else
-  echo "  (install iperf3 for a throughput figure)"
-fi
+say "throughput a -> b through the tunnel (3 s)"
+in_ns b node "$root/scripts/demo-throughput.mjs" serve 198.19.100.2 5201 &
+pids+=($!)
+echo "  a -> b: $(in_ns a node "$root/scripts/demo-throughput.mjs" send 198.19.100.2 5201 3)"
 
-say "observability"
-echo "  health:  https://198.18.100.1:4567/health   (inside namespace $P-a)"
-echo "  metrics: https://198.18.100.1:4567/metrics"
+say "dashboard and observability (node a's control API, inside namespace $P-a)"
+echo "  dashboard: https://198.18.100.1:4567/ui/   operator token in $work/operator.token"
+echo "  health:    https://198.18.100.1:4567/health"
+echo "  metrics:   https://198.18.100.1:4567/metrics"
+# shellcheck disable=SC2016
 in_ns a node -e '
   const https = require("node:https");
-  https.get("https://198.18.100.1:4567/health", { rejectUnauthorized: false }, (r) => {
-    let b = ""; r.on("data", (d) => (b += d)).on("end", () => console.log("  /health " + r.statusCode + " " + b));
-  }).on("error", (e) => console.log("  /health error: " + e.message));'
+  const token = require("node:fs").readFileSync(process.argv[1], "utf8").trim();
+  const get = (path, headers) => new Promise((done) => {
+    https.get("https://198.18.100.1:4567" + path, { rejectUnauthorized: false, headers }, (r) => {
+      let b = ""; r.on("data", (d) => (b += d)).on("end", () => done({ code: r.statusCode, body: b }));
+    }).on("error", (e) => done({ code: 0, body: e.message }));
+  });
+  (async () => {
+    const h = await get("/health");
+    console.log("  /health " + h.code + " " + h.body.trim());
+    const ui = await get("/ui/api/overview", { authorization: "Bearer " + token });
+    console.log("  /ui/api/overview " + ui.code + " (the dashboard answers with the operator token)");
+    if (h.code !== 200 || ui.code !== 200) process.exit(1);
+  })();' "$work/operator.token"
 
 if [ "${DEMO_HOLD:-0}" = 1 ]; then
   say "mesh is up; Ctrl-C to stop and clean up"
+  echo "  e.g. ip netns exec $P-a curl -k -H \"Authorization: Bearer \$(cat $work/operator.token)\" https://198.18.100.1:4567/ui/api/overview"
   # wait on a background sleep so that Ctrl-C/SIGTERM run the cleanup trap at once
   while :; do
     sleep 3600 &

@@ -151,15 +151,17 @@ export class Ops implements OpsProvider {
       throw new TunmeshError('NOT_FOUND', `no peer named ${node}`, {
         hint: '`tunmesh peers` lists the names and overlay addresses this node knows',
       });
+    // Asked by overlay address: probe that one (an IPv6 address is pinged over IPv6), else the first.
+    const byAddress = row.addresses.map((a) => a.split('/')[0]!).includes(node);
     const rtts: (number | null)[] = [];
     for (let i = 0; i < count; i++) {
-      const ms = await this.rtt.probePeer(row.addresses, timeoutMs);
+      const ms = byAddress ? await this.rtt.probe(node, timeoutMs) : await this.rtt.probePeer(row.addresses, timeoutMs);
       rtts.push(ms === undefined ? null : Math.round(ms * 1000) / 1000);
     }
     const ok = rtts.filter((x): x is number => x !== null);
     return {
       node: row.name,
-      address: row.addresses[0]?.split('/')[0] ?? null,
+      address: byAddress ? node : (row.addresses[0]?.split('/')[0] ?? null),
       method: row.method,
       sent: count,
       received: ok.length,

@@ -90,6 +90,10 @@ test('ping reports RTT through the mesh, by name and by overlay address', async 
   assert.equal(json.node, 'n2');
   assert.equal(json.received, 2);
   assert.ok(json.rttMs.every((ms) => ms > 0 && ms < 1000));
+  // By IPv6 address: probed over IPv6 (the demo's v6 ping), not over the peer's first (IPv4) address.
+  const v6 = await cli('n3', ['ping', mesh.overlay6('n2'), '-n', '2']);
+  assert.match(v6.stdout, new RegExp(`^PING n2 \\(${mesh.overlay6('n2')}\\) through the mesh`));
+  assert.match(v6.stdout, /2 sent, 2 received, 0% loss/);
 });
 
 test('ping of an unknown node fails and says how to find the names', async () => {
