@@ -115,12 +115,12 @@ after(async () => {
 test(
   'npm run demo on a fresh clone installs and builds what it needs, shows the mesh and cleans up',
   { skip: !isRoot && 'needs root', timeout: 420_000 },
-  async () => {
+  async (t) => {
     assert.ok(!existsSync(join(clone, 'node_modules')) && !existsSync(join(clone, 'dist')), 'the clone is fresh');
     assert.deepEqual(leftovers(), [], 'nothing of an earlier demo around');
     const r = await demo({ timeoutMs: 400_000 });
     const why = `exit ${r.code}, output:\n${r.out}`;
-    console.log(`# fresh clone: npm run demo took ${(r.ms / 1000).toFixed(1)} s (npm ci + native build + tsc + demo)`);
+    t.diagnostic(`fresh clone: npm run demo took ${(r.ms / 1000).toFixed(1)} s (npm ci + native build + tsc + demo)`);
     assert.equal(r.code, 0, why);
     // The bootstrap said what it did, and did the install and the build itself.
     assert.match(r.out, /^bootstrap: npm ci \(node_modules is missing\)$/m, why);
@@ -145,7 +145,7 @@ test(
     // throughput, a figure above zero
     const rate = /^ {2}a -> b: \d+ MB in [\d.]+ s = (\d+) Mbit\/s/m.exec(r.out);
     assert.ok(rate && Number(rate[1]) > 0, why);
-    console.log(`# fresh clone demo throughput: ${rate[1]} Mbit/s`);
+    t.diagnostic(`fresh clone demo throughput: ${rate[1]} Mbit/s`);
     // the dashboard's URL, and it answers with the operator token
     assert.match(r.out, /dashboard: https:\/\/198\.18\.100\.1:4567\/ui\//, why);
     assert.match(r.out, /\/ui\/api\/overview 200/, why);
