@@ -97,7 +97,7 @@ const wanted = [
         'chromium',
       ]),
 ];
-const searchPath = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+const searchPath = (process.env.PATH ?? '').split(delimiter);
 const onPath = (cmd) => searchPath.some((d) => d && existsSync(join(d, cmd)));
 const missing = wanted.filter((p) => !commandsOf[p].every(onPath));
 
