@@ -18,6 +18,7 @@ export {
 export { ConfigError, formatIssues, type ConfigIssue, type ConfigErrorCode } from './errors.js';
 export { applyEnvOverrides, configPathEnv, envPrefix } from './env.js';
 export { renderExample } from './example.js';
+export { routePolicyWarnings } from './policy-warnings.js';
 export { renderConfigDocs } from './docs.js';
 export {
   parseCidr,

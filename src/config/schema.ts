@@ -394,6 +394,39 @@ export function derivedAdvertiseUrl(listenAddress: string): string {
   return `https://${formatHostPort(hp)}`;
 }
 
+// The glob rule is routing/route-policy.ts's nodeGlobPattern; config may not import routing, so it is
+// spelled here too (test/unit/route-policy-config.test.ts checks they agree).
+const nodeGlob = /^[A-Za-z0-9._*?-]{1,64}$/;
+
+const routeGrant = z
+  .object({
+    prefix: field(cidr(), {
+      description: 'Routes inside this CIDR (equal or more specific) are granted to the nodes below.',
+      type: 'CIDR',
+      example: '198.19.251.0/24',
+    }),
+    nodes: field(
+      z
+        .array(
+          z.string().regex(nodeGlob, {
+            message: 'must be a node name or a glob of A-Z a-z 0-9 . _ - with * (any run) and ? (one character)',
+          }),
+        )
+        .min(1, { message: 'must list at least one node name or glob' })
+        .max(64, { message: 'must list at most 64 names' }),
+      {
+        description: 'Node names, or globs where * matches any run of characters and ? one character.',
+        type: 'list of name or glob',
+        example: ['gw-*', 'router-1'],
+      },
+    ),
+    exit: field(z.boolean().default(false), {
+      description: 'The nodes may also advertise routes here that cover other members’ addresses (exits).',
+      details: ['A default route (0.0.0.0/0, ::/0) always does; a route equal to a member’s address never passes.'],
+    }),
+  })
+  .strict();
+
 const cluster = z
   .object({
     secretFile: field(filePath(), {
@@ -411,6 +444,21 @@ const cluster = z
       details: ['A DNS name that resolves to many nodes (a Kubernetes headless Service) counts as one URL.'],
       type: 'list of https URL',
       example: ['https://198.18.0.1:4567'],
+    }),
+    routePolicy: field(z.array(routeGrant).max(256, { message: 'must list at most 256 grants' }).optional(), {
+      description: 'Which nodes may advertise which subnet routes (node.routes); unset = any node any route.',
+      details: [
+        'Every node checks the records it receives against its own copy: give every node the same list.',
+        'A route is installed only inside a prefix granted to the advertising node; [] grants nothing.',
+        'Whether set or not, no route may equal or cover another live member’s overlay address, except',
+        'routes granted with exit: true, which may cover (never equal) them. Production meshes should set',
+        'it (`config check` warns when node.routes or tun.routes are used without it). Reloads live.',
+      ],
+      type: 'list of grant',
+      example: [
+        { prefix: '198.19.251.0/24', nodes: ['gw-*'] },
+        { prefix: '0.0.0.0/0', nodes: ['egress-1'], exit: true },
+      ],
     }),
   })
   .strict();

@@ -37,6 +37,7 @@ import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
 import { Fanout } from '../routing/fanout.js';
 import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
+import { AdvertisedRoutes } from './advertised-routes.js';
 import { dropPrivileges } from './privilege.js';
 import { FailedPeerRetention } from './retention.js';
 import { cannotRotate, rotateNodeKey, type KeyRotationResult, type KeyRotationTarget } from './key-rotation.js';
@@ -96,6 +97,8 @@ export class Daemon {
   /** What each member's peer was installed from (daemon/nat.ts: roamed endpoints survive record updates). */
   readonly #memberEndpoints: MemberEndpoints;
   #selfWatcher: SelfAddressWatcher | undefined;
+  /** Which advertised routes of each member are installed (cluster.routePolicy and P11). */
+  #routes: AdvertisedRoutes | undefined;
   #paddingWatch: RouteMtuWatch | undefined;
 
   private constructor(o: DaemonOptions) {
@@ -238,6 +241,8 @@ export class Daemon {
       client: () => this.#client,
       rotateKey: (k) => this.#rotateKey(k),
       cannotRotateKey: () => cannotRotate(this.#rotationTarget()),
+      acceptedRoutes: (id) => this.#routes?.accepted(id) ?? [],
+      setRoutePolicy: (grants) => this.#reinstall(this.#routes?.setPolicy(grants) ?? []),
     });
     await this.#ops.start();
     // Port 53 needs privileges: bind before the drop.
@@ -281,6 +286,13 @@ export class Daemon {
       apiUrl,
     );
     this.#self = self;
+    this.#routes = new AdvertisedRoutes({
+      self,
+      policy: config.cluster.routePolicy,
+      metrics: this.metrics,
+      log,
+      clock: platform.clock,
+    });
 
     if (this.#o.dropPrivileges !== false) dropPrivileges(config.process, log);
     // After the drop: reading routes needs no privilege, and the `ip monitor` child runs unprivileged.
@@ -373,9 +385,22 @@ export class Daemon {
 
   #memberUp(r: NodeRecord): void {
     this.#retention?.release(r.id);
-    const spec = specFromRecord(r, this.#families, effectiveKeepaliveSec(this.#o.config), this.#endpointGuard);
+    // Its addresses may withdraw (or free) routes of others that cover them: those peers are installed again.
+    const others = this.#routes?.member(r.id, r) ?? [];
+    this.#installMember(r);
+    this.#reinstall(others);
+  }
+
+  /** Installs members' peers again with the routes now accepted for them (same keys: sessions are kept). */
+  #reinstall(records: readonly NodeRecord[]): void {
+    for (const r of records) if (this.#memberKeys.has(r.id)) this.#installMember(r);
+  }
+
+  #installMember(r: NodeRecord): void {
+    const routes = this.#routes?.accepted(r.id) ?? [];
+    const spec = specFromRecord(r, routes, this.#families, effectiveKeepaliveSec(this.#o.config), this.#endpointGuard);
     if (!spec) {
-      this.#log.warn({ peer: r.id }, 'ignoring node record with an invalid public key or address');
+      this.#log.warn({ peer: r.id }, 'ignoring node record with an invalid public key, address or route');
       return;
     }
     const previous = this.#memberKeys.get(r.id);
@@ -411,6 +436,7 @@ export class Daemon {
   }
 
   #memberDown(id: string, reason: string): void {
+    this.#reinstall(this.#routes?.member(id, undefined) ?? []);
     const key = this.#memberKeys.get(id);
     if (key === undefined) return;
     if (reason === 'failed' && this.#retention?.retain(id, key)) return;
@@ -485,6 +511,7 @@ export class Daemon {
       memberKeys: this.#memberKeys,
       peerStats: (name) => this.#ops?.peerStats(name),
       transport: (key) => this.#transport?.mux.status(key),
+      routes: this.#routes,
     });
   }
 

@@ -44,6 +44,9 @@ export interface OpsDeps {
   rotateKey?(privateKey: Secret<Uint8Array>): KeyRotationResult;
   /** Why a rotation would be refused now (undefined: it would be accepted). */
   cannotRotateKey?(): Extract<KeyRotationResult, { ok: false }> | undefined;
+  /** Advertised routes installed for member `id`, and a new route policy (daemon/advertised-routes.ts). */
+  acceptedRoutes?(id: string): readonly string[];
+  setRoutePolicy?(grants: Config['cluster']['routePolicy']): void;
 }
 
 const remoteCacheMs = 1000;
@@ -197,6 +200,8 @@ export class Ops implements OpsProvider {
       endpointGuard: this.#d.endpointGuard?.(),
       memberRecords: () => this.#d.memberRecords(),
       setDashboard: (t, on) => this.setDashboard(t, on),
+      acceptedRoutes: this.#d.acceptedRoutes && ((id) => this.#d.acceptedRoutes!(id)),
+      setRoutePolicy: this.#d.setRoutePolicy && ((g) => this.#d.setRoutePolicy!(g)),
     });
     this.#d.setConfig(config);
     const r: ReloadResult & { ok: boolean } = { ok: result.errors.length === 0, ...result };

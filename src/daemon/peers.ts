@@ -1,5 +1,6 @@
 // Turns node records and static-peer config into data-plane peer specs. A record is only trusted as far
-// as its shape: keys and addresses that do not parse make the record unusable, and it is skipped.
+// as its shape: keys, addresses and routes that do not parse make the record unusable, and it is skipped;
+// which of its routes are installed is decided elsewhere (daemon/advertised-routes.ts).
 import type { Secret } from '../base/secret.js';
 import { decodeKey } from '../crypto/keys.js';
 import type { PeerSpec } from '../dataplane/engine.js';
@@ -37,15 +38,21 @@ export function pickEndpoint(
   return undefined;
 }
 
+/**
+ * The peer of member record `r`. Its allowed IPs are its own addresses (host routes) and `routes`: those of
+ * its advertised routes this node accepts (daemon/advertised-routes.ts), never the record's list as such.
+ */
 export function specFromRecord(
   r: NodeRecord,
+  routes: readonly string[],
   families: ReadonlySet<4 | 6>,
   keepaliveSec: number,
   guard?: EndpointGuard,
 ): PeerSpec | undefined {
   if (!decodeKey(r.publicKey)) return undefined;
+  if (r.routes.some((x) => !parseCidr(x))) return undefined;
   const allowedIps: string[] = [];
-  for (const a of [...r.addresses.map(hostRoute), ...r.routes.map((x) => (parseCidr(x) ? x : undefined))]) {
+  for (const a of [...r.addresses.map(hostRoute), ...routes.map((x) => (parseCidr(x) ? x : undefined))]) {
     if (a === undefined) return undefined;
     allowedIps.push(a);
   }

@@ -5,6 +5,7 @@
 //   wireguard.staticPeers              peers added, changed (upsert keeps sessions of an unchanged key) or removed
 //   wireguard.persistentKeepaliveSec   re-applied to every mesh and static peer
 //   control.operatorTokenFile          re-read (old sessions end); control.dashboard on/off
+//   cluster.routePolicy                every member's advertised routes decided again; peers re-installed
 // Every other changed setting (node identity and addresses, TUN, listen addresses and ports, TLS files,
 // the cluster secret, bootstrap URLs, membership timings, the data-plane engine, process ids) needs a
 // restart: it is reported as such and the running value stays in force.
@@ -29,6 +30,7 @@ export const liveSettings = [
   'wireguard.persistentKeepaliveSec',
   'control.operatorTokenFile',
   'control.dashboard',
+  'cluster.routePolicy',
 ] as const;
 
 export interface ReloadResult {
@@ -119,6 +121,10 @@ export interface ReloadTarget {
   memberRecords(): readonly NodeRecord[];
   /** New operator token (undefined = none) and dashboard switch. */
   setDashboard(token: Secret<string> | undefined, enabled: boolean): void;
+  /** The advertised routes of member `id` this node installs (daemon/advertised-routes.ts); none if absent. */
+  acceptedRoutes?(id: string): readonly string[];
+  /** Puts a new cluster.routePolicy in force (undefined = none); absent: the policy needs a restart. */
+  setRoutePolicy?(grants: Config['cluster']['routePolicy']): void;
 }
 
 /**
@@ -172,7 +178,8 @@ export async function applyReload(
       if (keepaliveChanged)
         for (const r of t.memberRecords()) {
           // Behind a NAT an unset (0) keepalive still means natKeepaliveSec, as at start.
-          const spec = specFromRecord(r, t.families, effectiveKeepaliveSec(config), t.endpointGuard);
+          const routes = t.acceptedRoutes?.(r.id) ?? [];
+          const spec = specFromRecord(r, routes, t.families, effectiveKeepaliveSec(config), t.endpointGuard);
           if (spec) t.engine?.upsertPeer(spec);
         }
       applied.push(...plan.live.filter((k) => k.startsWith('wireguard.')));
@@ -206,6 +213,14 @@ export async function applyReload(
       };
       applied.push(...plan.live.filter((k) => k.startsWith('control.')));
     }
+  }
+
+  if (touched('cluster.routePolicy')) {
+    if (t.setRoutePolicy) {
+      t.setRoutePolicy(next.cluster.routePolicy);
+      config = { ...config, cluster: { ...config.cluster, routePolicy: next.cluster.routePolicy } };
+      applied.push('cluster.routePolicy');
+    } else plan.restart.push('cluster.routePolicy');
   }
   return { config, result: { applied, restartRequired: plan.restart, errors } };
 }

@@ -5,7 +5,10 @@ import type { DataPlaneEngine } from '../dataplane/engine.js';
 import type { MemberStatus } from '../membership/membership.js';
 import type { NodeRecord } from '../membership/record.js';
 import { endpointKey } from '../platform/ports.js';
+import type { RefusedRoute } from '../routing/route-claims.js';
 import { noPathReason } from './nat.js';
+
+export type { RefusedRoute };
 
 export interface PeerStatusRow {
   readonly name: string;
@@ -34,6 +37,8 @@ export interface PeerStatusRow {
   readonly reach?: 'outbound';
   /** Set when this pair cannot have a path (both behind NAT, daemon/nat.ts): why. */
   readonly note?: string;
+  /** Routes the member advertises that this node refused (P11, cluster.routePolicy); absent when none. */
+  readonly refusedRoutes?: readonly RefusedRoute[];
 }
 
 export interface StatusReport {
@@ -48,6 +53,10 @@ export interface StatusReport {
     readonly engine: string | null;
     /** Bound on padding: the tunnel MTU or a smaller route MTU into the TUN (R28); absent in older reports. */
     readonly paddingMtu?: number;
+    /** Grants of cluster.routePolicy in force; null = no policy (any route that covers no member). */
+    readonly routePolicyGrants?: number | null;
+    /** This node's own advertised routes that nodes with its policy refuse; absent when none. */
+    readonly refusedRoutes?: readonly RefusedRoute[];
     readonly startedAt: string;
     readonly uptimeSec: number;
   };
@@ -70,6 +79,11 @@ export interface StatusInputs {
   readonly transport?: (
     publicKey: string,
   ) => { readonly method: string; readonly path: string; readonly reason?: string } | undefined;
+  /** Route claims: refused routes by member, and the policy in force (daemon/advertised-routes.ts). */
+  readonly routes?: {
+    refused(id: string): readonly RefusedRoute[];
+    readonly policyGrants: number | undefined;
+  };
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -85,6 +99,10 @@ export function buildStatus(i: StatusInputs): StatusReport {
       rxPackets: c?.rxPackets ?? 0,
       txPackets: c?.txPackets ?? 0,
     };
+  };
+  const refusedOf = (id: string) => {
+    const r = i.routes?.refused(id) ?? [];
+    return r.length ? { refusedRoutes: r } : {};
   };
   const stats = (name: string) => ({ rttMs: null, rxBps: 0, txBps: 0, ...i.peerStats?.(name) });
   const mesh: PeerStatusRow[] = i.members
@@ -108,6 +126,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
         ...(m.record!.reach === 'outbound' && { reach: 'outbound' as const }),
         ...(noPathReason(i.self, m.record!) !== undefined && { note: noPathReason(i.self, m.record!)! }),
         ...(tr?.reason !== undefined && { note: tr.reason }),
+        ...refusedOf(m.id),
       };
     });
   const statics: PeerStatusRow[] = i.config.wireguard.staticPeers.map((p) => ({
@@ -131,6 +150,8 @@ export function buildStatus(i: StatusInputs): StatusReport {
       reach: i.config.node.reach,
       engine: i.engine?.kind ?? null,
       ...(i.paddingMtu !== undefined ? { paddingMtu: i.paddingMtu } : {}),
+      ...(i.routes && { routePolicyGrants: i.routes.policyGrants ?? null }),
+      ...(i.self && refusedOf(i.self.id)),
       startedAt: new Date(i.startedAtMs).toISOString(),
       uptimeSec: Math.round((i.nowWallMs - i.startedAtMs) / 1000),
     },

@@ -120,6 +120,16 @@ export const metricTable = {
     help: 'Node records refused because an overlay address was already claimed',
     labels: [],
   },
+  routes_refused_total: {
+    kind: 'counter',
+    help: 'Advertised subnet routes refused (not installed) when they became refused, by reason: covers_member (equals or covers another live member’s overlay address), not_granted (cluster.routePolicy grants it to no pattern matching the node), exit_not_granted (covers member addresses without an exit grant)',
+    labels: ['reason'],
+  },
+  routes_refused: {
+    kind: 'gauge',
+    help: 'Advertised subnet routes of live members refused now, by reason (as routes_refused_total)',
+    labels: ['reason'],
+  },
   endpoints_refused_total: {
     kind: 'counter',
     help: 'Peer endpoints refused because this node routes them into its own tunnel (a routing loop)',

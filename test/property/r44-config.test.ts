@@ -22,9 +22,13 @@ let base: Data;
 
 before(async () => {
   fx = await makeConfigFixture({ prefix: 'tunmesh-r44-' });
-  // One static peer, so the settings inside list elements have an element to break.
+  // One static peer and one route grant, so the settings inside list elements have an element to break.
   base = {
     ...structuredClone(fx.data),
+    cluster: {
+      ...(fx.data.cluster as Data),
+      routePolicy: [{ prefix: '198.19.251.0/24', nodes: ['gw-*'], exit: false }],
+    },
     wireguard: {
       staticPeers: [
         {
@@ -95,7 +99,8 @@ function breaksOf(s: SettingInfo): Break[] {
     if (s.typeLabel !== 'list of string') out.push(mk('element in a bad format', set(['%%bad%%']), `${path}[0]`));
   }
   if (s.kind === 'array' && s.max !== undefined && Array.isArray(s.meta.example) && s.meta.example.length > 0) {
-    const many = Array.from({ length: s.max + 1 }, () => s.meta.example as unknown[]).flat();
+    // Copies, not one object repeated: YAML would write repeats as aliases and refuse that many.
+    const many = Array.from({ length: s.max + 1 }, () => structuredClone(s.meta.example) as unknown[]).flat();
     out.push(mk(`more than ${s.max} elements`, set(many.slice(0, Math.max(s.max + 1, many.length)))));
   }
   if (s.kind === 'array' && s.min !== undefined && s.min > 0) out.push(mk('empty list', set([])));

@@ -31,14 +31,14 @@ test('R30: a record advertising a looping endpoint first gets its next endpoint;
   const record = (endpoints: string[]) =>
     ({ id: 'n2', publicKey: key(), addresses: ['198.19.0.2/16'], routes: [], endpoints }) as unknown as NodeRecord;
   const fams = new Set<4 | 6>([4]);
-  assert.deepEqual(specFromRecord(record(['198.19.0.2:51820', '198.18.0.2:51820']), fams, 25, g)?.endpoint, {
+  assert.deepEqual(specFromRecord(record(['198.19.0.2:51820', '198.18.0.2:51820']), [], fams, 25, g)?.endpoint, {
     host: '198.18.0.2',
     port: 51820,
   });
-  assert.equal(specFromRecord(record(['198.19.0.2:51820']), fams, 25, g)?.endpoint, undefined);
+  assert.equal(specFromRecord(record(['198.19.0.2:51820']), [], fams, 25, g)?.endpoint, undefined);
   assert.deepEqual(refused, ['n2 198.19.0.2', 'n2 198.19.0.2']);
   // Without a guard (callers that predate it) nothing changes.
-  assert.equal(specFromRecord(record(['198.19.0.2:51820']), fams, 25)?.endpoint?.host, '198.19.0.2');
+  assert.equal(specFromRecord(record(['198.19.0.2:51820']), [], fams, 25)?.endpoint?.host, '198.19.0.2');
 });
 
 test('R30: static peers: the config-derived guard refuses an endpoint inside the tunnel', () => {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { ConfigError, formatIssues } from '../../config/errors.js';
 import { renderExample } from '../../config/example.js';
 import { configPathFromEnv, loadConfig } from '../../config/load.js';
+import { routePolicyWarnings } from '../../config/policy-warnings.js';
 import { readSecrets, secretFileWarnings } from '../../config/secrets.js';
 import { withExamples } from '../common.js';
 import { configInitCommand } from './config-init.js';
@@ -38,7 +39,7 @@ function checkCommand(): Command {
           });
         throw e;
       }
-      const warnings = await secretFileWarnings(config);
+      const warnings = [...(await secretFileWarnings(config)), ...routePolicyWarnings(config)];
       if (warnings.length) process.stderr.write(formatIssues(warnings).replace(/^/gm, 'warning: ') + '\n');
       process.stdout.write('ok\n');
     });

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { StatusReport } from '../../daemon/status.js';
 import { withExamples } from '../common.js';
 import { askNode, nodeOptions } from '../node-client.js';
-import { renderPeers } from '../peer-table.js';
+import { refusedText, renderPeers } from '../peer-table.js';
 
 export async function fetchStatus(configPath: string | undefined, url?: string): Promise<StatusReport> {
   return (await askNode({ config: configPath, url }, { method: 'GET', path: '/v1/status' })) as StatusReport;
@@ -16,6 +16,10 @@ export function renderStatus(s: StatusReport, nowMs = Date.now()): string {
     `node ${n.name}  ${n.addresses.join(' ')}  engine ${n.engine ?? '-'}  up ${n.uptimeSec}s`,
     `  public key ${n.publicKey ?? '-'}`,
     `  endpoints ${n.endpoints.join(' ') || '-'}  api ${n.apiUrl ?? '-'}${n.reach === 'outbound' ? '  reach outbound (behind NAT)' : ''}`,
+    ...(n.routePolicyGrants === undefined
+      ? []
+      : [`  route policy ${n.routePolicyGrants === null ? 'not set' : `${n.routePolicyGrants} grants`}`]),
+    ...(n.refusedRoutes ?? []).map((r) => `  own route refused by this policy: ${refusedText(r)}`),
   ];
   // Pairs that cannot have a path (both behind NAT) are said plainly under the table.
   const notes = s.peers.flatMap((p) => (p.note ? [`  ${p.name}: ${p.note}`] : []));
