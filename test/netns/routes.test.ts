@@ -1,5 +1,6 @@
 // Subnet routes with redundant exits. n2 (B) and n4 (D) each have a LAN namespace holding 198.19.251.10
-// and both advertise 198.19.251.0/24; n1 (A) and n3 (C) route it into the mesh. First only B exits: A and
+// and both advertise 198.19.251.0/24; n1 (A) and n3 (C) route it into the mesh. A has a cluster.routePolicy
+// granting the LAN to B and D (P11: a granted route works end to end), C has none. First only B exits: A and
 // C reach the LAN. Then D joins: 64 UDP flows from A split between B and D (neither under 16); D is killed
 // and every flow answers again, through B, within 15 s.
 import { after, before, test } from 'node:test';
@@ -55,6 +56,7 @@ before(async () => {
       c.membership = { probeIntervalMs: 500, failureTimeoutMs: 6000 };
       if (node === 'n2' || node === 'n4') c.node!.routes = [lan];
       else c.tun = { ...(c.tun ?? {}), routes: [lan] };
+      if (node === 'n1') c.cluster = { ...c.cluster, routePolicy: [{ prefix: lan, nodes: ['n2', 'n4'] }] };
     },
   });
   for (const [exit, name] of [
