@@ -14,6 +14,7 @@ import { buildStatus } from '../../src/daemon/status.js';
 import { renderPeers } from '../../src/cli/peer-table.js';
 import { renderStatus } from '../../src/cli/commands/status.js';
 import { nodeGlobPattern } from '../../src/routing/route-policy.js';
+import { makeConfigFixture, runCli } from '../helpers/config-fixture.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = Record<string, any>;
@@ -189,4 +190,28 @@ test('status lists refused routes per peer and for this node; the CLI prints the
   assert.equal(clean.node.routePolicyGrants, null);
   assert.doesNotMatch(renderPeers(clean.peers), /refused/);
   assert.match(renderStatus(clean), /route policy not set/);
+});
+
+test('`tunmesh config check` prints the warning for routes without a policy, and `ok`', async () => {
+  const fx = await makeConfigFixture({ prefix: 'tunmesh-p11-' });
+  try {
+    fx.data.node.routes = ['198.19.251.0/24'];
+    await fx.write();
+    const warned = await runCli(['config', 'check', fx.file]);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.equal(warned.stdout, 'ok\n');
+    assert.match(warned.stderr, /warning: cluster\.routePolicy: is not set while node\.routes is used/);
+    fx.data.cluster.routePolicy = [{ prefix: '198.19.251.0/24', nodes: ['a'] }];
+    await fx.write();
+    const quiet = await runCli(['config', 'check', fx.file]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /routePolicy/);
+    fx.data.cluster.routePolicy = [{ prefix: '198.19.251.0/24', nodes: ['a b'] }];
+    await fx.write();
+    const bad = await runCli(['config', 'check', fx.file]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /cluster\.routePolicy\[0\]\.nodes\[0\]/);
+  } finally {
+    await fx.cleanup();
+  }
 });
