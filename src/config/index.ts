@@ -26,6 +26,7 @@ export {
   parseIp,
   formatHostPort,
   isUnspecified,
+  loopbackPrefixes,
   type Cidr,
   type HostPort,
 } from './net.js';

@@ -120,6 +120,16 @@ export const metricTable = {
     help: 'Node records refused because an overlay address was already claimed',
     labels: [],
   },
+  dns_queries_refused_total: {
+    kind: 'counter',
+    help: 'DNS queries from sources outside dns.allow, refused without an answer',
+    labels: [],
+  },
+  dns_replies_ignored_total: {
+    kind: 'counter',
+    help: 'Datagrams on a DNS forwarding socket that were not the upstream’s answer (wrong address, port, id or question), ignored',
+    labels: [],
+  },
   endpoints_refused_total: {
     kind: 'counter',
     help: 'Peer endpoints refused because this node routes them into its own tunnel (a routing loop)',
