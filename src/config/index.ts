@@ -13,6 +13,7 @@ export {
   readPrivateKeyFile,
   secretFileWarnings,
   minClusterSecretLength,
+  minOperatorTokenLength,
   type Secrets,
 } from './secrets.js';
 export { ConfigError, formatIssues, type ConfigIssue, type ConfigErrorCode } from './errors.js';

@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { encodeKey, generatePrivateKey } from '../../crypto/keys.js';
 import { ConfigError, type ConfigIssue } from '../../config/errors.js';
 import { validateConfigData } from '../../config/load.js';
-import { collect, withExamples, writeSecretFile } from '../common.js';
+import { collect, withExamples } from '../common.js';
+import { writeSecretFile } from '../secret-file.js';
 
 interface InitOptions {
   name: string;
