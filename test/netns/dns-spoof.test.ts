@@ -61,8 +61,22 @@ after(async () => {
   await lab?.destroy();
 });
 
-const dig = async (ns: string, server: string, ...args: string[]) =>
-  (await lab.exec(ns, 'dig', [`@${server}`, '+time=2', '+tries=1', ...args], { allowFailure: true })).stdout;
+// A one-shot DNS client (dig is not on every test machine): one A query, 2 s, prints the first answer's
+// address, NXDOMAIN-style rcodes, or "timeout".
+const clientScript = `
+const packet = require('dns-packet');
+const s = require('node:dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
+const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 2000);
+s.on('message', (m) => {
+  const r = packet.decode(m);
+  const a = (r.answers || []).find((x) => x.type === 'A');
+  console.log(a ? a.data : r.rcode);
+  clearTimeout(t); process.exit(0);
+});
+s.send(packet.encode({ type: 'query', id: 4242, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: process.argv[2] }] }), 53, process.argv[1]);
+`;
+const ask = async (ns: string, server: string, name: string) =>
+  (await lab.exec(ns, process.execPath, ['-e', clientScript, server, name])).stdout.trim();
 
 const metric = async (name: string) =>
   Number(new RegExp(`^tunmesh_${name} (\\d+)`, 'm').exec(await mesh.metricsText('n1'))?.[1] ?? 0);
@@ -70,8 +84,7 @@ const metric = async (name: string) =>
 test('a reply from another address of the upstream’s host never reaches the client; the real one does', async () => {
   const before = await metric('dns_replies_ignored_total');
   for (let i = 0; i < 3; i++) {
-    const out = await dig(lab.node('n1').ns, '127.0.0.1', `bank${i}.example`, 'A', '+short');
-    assert.equal(out.trim(), '198.18.5.5', `query ${i}: ${out}`);
+    assert.equal(await ask(lab.node('n1').ns, '127.0.0.1', `bank${i}.example`), '198.18.5.5', `query ${i}`);
   }
   assert.ok((await metric('dns_replies_ignored_total')) - before >= 3, 'the spoofed replies were counted');
 });
@@ -80,11 +93,8 @@ test('a source outside dns.allow gets no answer (counted); a mesh member over th
   const before = await metric('dns_queries_refused_total');
   const n1 = lab.node('n1');
   for (const name of ['bank.example', 'n2.mesh.test']) {
-    const out = await dig(lab.node('n3').ns, n1.ipv4, name, 'A');
-    assert.match(out, /timed out|no servers could be reached/, `${name}: ${out}`);
-    assert.doesNotMatch(out, /ANSWER SECTION|status:/);
+    assert.equal(await ask(lab.node('n3').ns, n1.ipv4, name), 'timeout', name);
   }
   assert.equal((await metric('dns_queries_refused_total')) - before, 2);
-  const member = await dig(lab.node('n2').ns, mesh.overlay4('n1'), 'n2.mesh.test', 'A', '+short');
-  assert.equal(member.trim(), mesh.overlay4('n2'));
+  assert.equal(await ask(lab.node('n2').ns, mesh.overlay4('n1'), 'n2.mesh.test'), mesh.overlay4('n2'));
 });
