@@ -106,6 +106,13 @@ Napi::Value HardenThreads(const Napi::CallbackInfo& info) {
     return out;
   };
 
+#if !defined(__GLIBC__)
+  // The broadcast borrows glibc's SIGSETXID; other C libraries use other signals for it.
+  out.Set("threads", 0);
+  out.Set("failed", 0);
+  out.Set("unsupported", true);
+  return out;
+#endif
   int self_err = HardenSelf(drop_bounding);
   if (self_err != 0) return fail(1, 1, "prctl in the calling thread", self_err);
 

@@ -78,6 +78,10 @@ function hardenThreads(log: Logger): { bounding: boolean } | undefined {
   }
   const bounding = ((BigInt(`0x${currentIdentity().capEff || '0'}`) >> capSetpcap) & 1n) === 1n;
   const r = addon.hardenThreads(bounding);
+  if (r.unsupported) {
+    log.warn('this build cannot reach every thread (not glibc): no_new_privs and the bounding set are left unchanged');
+    return undefined;
+  }
   if (r.error !== undefined || r.failed > 0)
     throw new TunmeshError(
       'PRIVILEGE_DROP_FAILED',
