@@ -35,4 +35,6 @@ module.exports = {
   fastPathCoalesce: addon.fastPathCoalesce,
   // The rx thread's handshake gate on its own (tests).
   HandshakeGate: addon.HandshakeGate,
+  // no_new_privs and an empty bounding set in every thread, for the privilege drop (src/harden.cc).
+  hardenThreads: addon.hardenThreads,
 };

@@ -79,8 +79,8 @@ for n in "${nodes[@]}"; do
   [ "$n" != a ] && boot=(--bootstrap https://198.18.100.1:4567)
   tunmesh config init --name "$n" --address "198.19.100.$i/24" --address "fd00:19:100::$i/64" \
     --listen "198.18.100.$i:51820" --api-listen "198.18.100.$i:4567" "${boot[@]}" \
-    --secret-file "$work/cluster.secret" --cert "$work/cert.pem" --key "$work/key.pem" >"$work/$n.yaml"
-  printf 'process:\n  uid: 65534\n  gid: 65534\n' >>"$work/$n.yaml"
+    --secret-file "$work/cluster.secret" --cert "$work/cert.pem" --key "$work/key.pem" \
+    --uid 65534 --gid 65534 >"$work/$n.yaml"
   # node a serves the dashboard: it needs an operator token (not the cluster secret)
   [ "$n" = a ] && sed -i "s|^control:\$|control:\n  operatorTokenFile: $work/operator.token|" "$work/$n.yaml"
   tunmesh config check "$work/$n.yaml" >/dev/null

@@ -1,7 +1,5 @@
-// Shared CLI helpers: help examples, error reporting, secret-safe file writing.
+// Shared CLI helpers: help examples, error reporting, option parsing (secret files: secret-file.ts).
 import { InvalidArgumentError, type Command } from 'commander';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { TunmeshError } from '../base/errors.js';
 
 /** Adds an "Examples:" section to a command's --help; every command has one. */
@@ -30,18 +28,6 @@ export function formatError(e: unknown, env: NodeJS.ProcessEnv = process.env): s
   const err = e instanceof Error ? e : new Error(String(e));
   const stack = env.TUNMESH_DEBUG ? `${err.stack ?? ''}\n` : '';
   return `error: ${err.message}\n${stack}hint: this looks like a bug; rerun with TUNMESH_DEBUG=1 for a stack trace and report it\n`;
-}
-
-/** Writes a secret file with mode 0600; refuses to replace an existing one unless `force`. */
-export async function writeSecretFile(file: string, content: string, force = false): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  try {
-    await writeFile(file, content, { mode: 0o600, flag: force ? 'w' : 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
-      throw new UsageError(`${file} exists already`, 'pass --force to replace it, or choose another path');
-    throw e;
-  }
 }
 
 /** Commander collector for repeatable options. */

@@ -13,6 +13,7 @@ export {
   readPrivateKeyFile,
   secretFileWarnings,
   minClusterSecretLength,
+  minOperatorTokenLength,
   type Secrets,
 } from './secrets.js';
 export { ConfigError, formatIssues, type ConfigIssue, type ConfigErrorCode } from './errors.js';
@@ -27,6 +28,7 @@ export {
   parseIp,
   formatHostPort,
   isUnspecified,
+  loopbackPrefixes,
   type Cidr,
   type HostPort,
 } from './net.js';

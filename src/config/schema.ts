@@ -4,7 +4,15 @@ import { z } from 'zod';
 import { net } from '../base/constants.js';
 import { decodeKey } from '../crypto/keys.js';
 import { field } from './meta.js';
-import { formatCidr, formatHostPort, isUnspecified, parseCidr, parseHostPort, parseHttpsUrl } from './net.js';
+import {
+  formatCidr,
+  formatHostPort,
+  isUnspecified,
+  parseCidr,
+  parseHostPort,
+  parseHttpsUrl,
+  specialUse,
+} from './net.js';
 
 export const rules = {
   cidr: 'must be a CIDR like 198.19.0.1/16 or fd00::1/64',
@@ -28,6 +36,17 @@ const cidr = () =>
     .string()
     .refine((s) => parseCidr(s) !== undefined, { message: rules.cidr })
     .transform((s) => formatCidr(parseCidr(s)!));
+/** A CIDR of the overlay itself: never link-local, multicast, loopback, unspecified or IPv4-mapped. */
+const overlayCidr = (as: 'address' | 'prefix') =>
+  cidr().superRefine((s, ctx) => {
+    const c = parseCidr(s);
+    const what = c && specialUse(c, as);
+    if (what)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `must not be ${as === 'prefix' ? 'or overlap ' : ''}${what}: overlay ${as}es must be routable unicast`,
+      });
+  });
 const endpoint = () => z.string().refine((s) => parseHostPort(s) !== undefined, { message: rules.hostPort });
 const listen = () =>
   z.string().refine((s) => parseHostPort(s, { allowPortZero: true }) !== undefined, { message: rules.listen });
@@ -41,7 +60,7 @@ const node = z
       type: 'DNS label',
       example: 'node-a',
     }),
-    addresses: field(z.array(cidr()).max(8, { message: 'must list at most 8 CIDRs' }), {
+    addresses: field(z.array(overlayCidr('address')).max(8, { message: 'must list at most 8 CIDRs' }), {
       description: "This node's overlay addresses with the mesh prefix, at most one IPv4 and one IPv6.",
       details: [
         'The address is the node’s own address inside the mesh; the prefix is the whole mesh network,',
@@ -52,7 +71,7 @@ const node = z
       example: ['198.19.0.1/16', 'fd00:19::1/64'],
     }),
     ipv4Pool: field(
-      cidr()
+      overlayCidr('prefix')
         .refine((s) => parseCidr(s)?.family === 4, { message: 'must be an IPv4 CIDR like 198.19.0.0/16' })
         .optional(),
       {
@@ -66,7 +85,7 @@ const node = z
       },
     ),
     ipv6Prefix: field(
-      cidr()
+      overlayCidr('prefix')
         .refine((s) => parseCidr(s)?.family === 6 && parseCidr(s)!.prefixLength <= 127, {
           message: 'must be an IPv6 CIDR of /127 or shorter, like fd00:19::/64',
         })
@@ -523,6 +542,16 @@ const dns = z
     }),
     timeoutMs: field(intIn(100, 30_000).default(2000), {
       description: 'How long one upstream server may take before the next one is asked (then SERVFAIL).',
+    }),
+    allow: field(z.array(cidr()).max(64, { message: 'must list at most 64 CIDRs' }).optional(), {
+      description: 'Sources the responder serves; others are refused without an answer (counted).',
+      details: [
+        'Unset = loopback (127.0.0.0/8, ::1/128) and the mesh prefixes of node.addresses. A list replaces',
+        'that default: name every client network, loopback included if wanted.',
+        '`config check` warns when dns.listen is neither loopback nor an overlay address while upstream is set.',
+      ],
+      type: 'list of CIDR',
+      example: ['127.0.0.0/8', '198.19.0.0/16'],
     }),
   })
   .strict();

@@ -7,6 +7,8 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Config } from './schema.js';
 
 export const minClusterSecretLength = 32;
+/** The operator token guards the dashboard and key rotation: as long as the cluster secret at least. */
+export const minOperatorTokenLength = 32;
 const maxSecretFileBytes = 64 * 1024;
 const keyRule = 'must hold a key: 32 bytes in base64 (44 characters ending in "="), as `wg genkey` writes it';
 
@@ -65,6 +67,17 @@ export async function readSecrets(config: Config): Promise<Secrets> {
       path: 'cluster.secretFile',
       rule: `the secret in ${config.cluster.secretFile} is too short: it must be at least ${minClusterSecretLength} characters after trimming whitespace`,
     });
+  // Read by the daemon itself (it re-reads it on reload); here only checked, so `config check` and the
+  // start refuse an unreadable or short token with the key named.
+  if (config.control.operatorTokenFile !== undefined) {
+    const token = await readSecretText(config.control.operatorTokenFile, 'control.operatorTokenFile');
+    if (!token.ok) issues.push(token.issue);
+    else if (token.value.length < minOperatorTokenLength)
+      issues.push({
+        path: 'control.operatorTokenFile',
+        rule: `the token in ${config.control.operatorTokenFile} is too short: it must be at least ${minOperatorTokenLength} characters after trimming whitespace`,
+      });
+  }
   const privateKey = await readKey(config.node.privateKeyFile, 'node.privateKeyFile');
   if (!privateKey.ok) issues.push(privateKey.issue);
   const staticPeerPsks = new Map<string, Secret<Uint8Array>>();
@@ -84,6 +97,9 @@ export async function secretFileWarnings(config: Config): Promise<ConfigIssue[]>
     ['cluster.secretFile', config.cluster.secretFile],
     ['node.privateKeyFile', config.node.privateKeyFile],
     ['control.tls.keyFile', config.control.tls.keyFile],
+    ...(config.control.operatorTokenFile
+      ? [['control.operatorTokenFile', config.control.operatorTokenFile] as [string, string]]
+      : []),
     ...config.wireguard.staticPeers.flatMap((p, i): [string, string][] =>
       p.presharedKeyFile ? [[`wireguard.staticPeers[${i}].presharedKeyFile`, p.presharedKeyFile]] : [],
     ),

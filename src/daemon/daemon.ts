@@ -32,7 +32,7 @@ import type {
 } from '../platform/ports.js';
 import { paddingMtuFor, watchPaddingMtu } from './padding-mtu.js';
 import { withResolvedAddresses } from './addresses.js';
-import { DnsResponder } from './dns.js';
+import { dnsAllowList, DnsResponder } from './dns.js';
 import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
 import { Fanout } from '../routing/fanout.js';
 import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.js';
@@ -246,7 +246,16 @@ export class Daemon {
     });
     await this.#ops.start();
     // Port 53 needs privileges: bind before the drop.
-    if (config.dns.enabled) this.#dns = await DnsResponder.start(config.dns, (n) => this.#meshAddresses(n), log);
+    if (config.dns.enabled)
+      this.#dns = await DnsResponder.start(
+        { ...config.dns, allow: dnsAllowList(config) },
+        (n) => this.#meshAddresses(n),
+        log,
+        {
+          refused: () => this.metrics.inc('dns_queries_refused_total'),
+          replyIgnored: () => this.metrics.inc('dns_replies_ignored_total'),
+        },
+      );
     const apiListen = parseHostPort(config.control.listen, { allowPortZero: true })!;
     // The record is needed by the server's handlers, but its API URL by the bound port: create the
     // membership lazily through the providers below, after the server is listening.

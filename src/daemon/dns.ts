@@ -2,10 +2,19 @@
 // mesh names: A/AAAA for `<node-name>.<domain>` from the member records, NXDOMAIN for other names in the
 // domain, everything else forwarded to the configured upstream servers (UDP only). Bound before the
 // privilege drop, since port 53 needs it.
+//
+// Hostile input: only sources in dns.allow (default loopback and the overlay) are served; others are
+// counted and get no answer, so the responder is neither an open resolver nor an amplifier. A forwarded
+// query leaves with a fresh random id on a fresh socket, and only a reply from the upstream's own address
+// and port, with that id and the same question, is passed back (with the client's id restored): an
+// off-path spoofer must guess 32 bits of id and port and cannot answer from another address.
+import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import type { Logger } from '../base/log.js';
-import { parseHostPort } from '../config/index.js';
+import { loopbackPrefixes, parseHostPort, type Config } from '../config/index.js';
+import { AllowedIps } from '../dataplane/allowed-ips.js';
+import { parseAddress } from '../wire/ip.js';
 
 const flagAuthoritative = 0x0400;
 const flagRecursionDesired = 0x0100;
@@ -20,6 +29,41 @@ export interface DnsOptions {
   readonly domain: string;
   readonly upstream: readonly string[];
   readonly timeoutMs: number;
+  /** CIDRs of the sources served; anything else is refused without an answer. */
+  readonly allow: readonly string[];
+}
+
+/** What the responder counts (the daemon maps these to its metrics table). */
+export interface DnsCounters {
+  /** A query from a source outside dns.allow: not answered. */
+  refused(): void;
+  /** An upstream reply that was not the answer to our query (source, id or question): ignored. */
+  replyIgnored(): void;
+}
+
+const noCounters: DnsCounters = { refused: () => undefined, replyIgnored: () => undefined };
+
+/** The bytes of an IP literal; an IPv4-mapped IPv6 one (from a dual-stack socket) as its IPv4. */
+function addressBytes(s: string): Uint8Array | undefined {
+  return parseAddress(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(s)?.[1] ?? s);
+}
+
+/**
+ * dns.allow, or its default: loopback (the application containers beside the sidecar) and the mesh
+ * prefixes of node.addresses (resolved).
+ */
+export function dnsAllowList(config: Pick<Config, 'dns' | 'node'>): string[] {
+  return config.dns.allow ? [...config.dns.allow] : [...loopbackPrefixes, ...config.node.addresses];
+}
+
+/** A source filter over `cidrs`. */
+export function sourceFilter(cidrs: readonly string[]): (address: string) => boolean {
+  const table = new AllowedIps<true>();
+  for (const c of cidrs) table.insert(c, true);
+  return (address) => {
+    const addr = addressBytes(address);
+    return addr !== undefined && table.lookup(addr) === true;
+  };
 }
 
 /** The overlay addresses (bare) of the node called `name`, or undefined when there is none. */
@@ -92,22 +136,70 @@ function servFail(query: Buffer): Buffer | undefined {
   }
 }
 
+/** The query with its id replaced (a copy). */
+export function withId(packet: Buffer, id: number): Buffer {
+  const out = Buffer.from(packet);
+  out.writeUInt16BE(id, 0);
+  return out;
+}
+
+/**
+ * Pure: whether `reply` answers `sent` (the query as forwarded): a response with the same id and the same
+ * question section (names compared case-insensitively, as resolvers may echo 0x20-mixed case).
+ */
+export function answersQuery(reply: Buffer, sent: Buffer): boolean {
+  let r: dnsPacket.Packet;
+  let q: dnsPacket.Packet;
+  try {
+    r = dnsPacket.decode(reply);
+    q = dnsPacket.decode(sent);
+  } catch {
+    return false;
+  }
+  if (r.type !== 'response' || r.id !== q.id) return false;
+  const rq = r.questions ?? [];
+  const qq = q.questions ?? [];
+  return (
+    rq.length === qq.length &&
+    rq.every((x, i) => {
+      const y = qq[i]!;
+      return lower(x.name) === lower(y.name) && x.type === y.type && (x.class ?? 'IN') === (y.class ?? 'IN');
+    })
+  );
+}
+
+/** Same IP address, whatever the spelling. */
+function sameHost(a: string, b: string): boolean {
+  const x = addressBytes(a);
+  const y = addressBytes(b);
+  return x !== undefined && y !== undefined && Buffer.from(x).equals(Buffer.from(y));
+}
+
 export class DnsResponder {
   readonly #socket: Socket;
   readonly #o: DnsOptions;
   readonly #lookup: MeshLookup;
   readonly #log: Logger;
+  readonly #allowed: (address: string) => boolean;
+  readonly #count: DnsCounters;
   #inFlight = 0;
   #closed = false;
 
-  private constructor(socket: Socket, o: DnsOptions, lookup: MeshLookup, log: Logger) {
+  private constructor(socket: Socket, o: DnsOptions, lookup: MeshLookup, log: Logger, count: DnsCounters) {
     this.#socket = socket;
     this.#o = o;
     this.#lookup = lookup;
     this.#log = log;
+    this.#allowed = sourceFilter(o.allow);
+    this.#count = count;
   }
 
-  static async start(o: DnsOptions, lookup: MeshLookup, log: Logger): Promise<DnsResponder> {
+  static async start(
+    o: DnsOptions,
+    lookup: MeshLookup,
+    log: Logger,
+    count: DnsCounters = noCounters,
+  ): Promise<DnsResponder> {
     const hp = parseHostPort(o.listen, { allowPortZero: true });
     if (!hp) throw new Error(`dns.listen ${o.listen} is not ip:port`);
     const socket = createSocket({ type: hp.host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
@@ -118,10 +210,10 @@ export class DnsResponder {
         resolve();
       });
     });
-    const r = new DnsResponder(socket, o, lookup, log);
+    const r = new DnsResponder(socket, o, lookup, log, count);
     socket.on('message', (msg, rinfo) => r.#onQuery(msg, rinfo.address, rinfo.port));
     socket.on('error', (e) => log.warn({ err: e.message }, 'dns socket error'));
-    log.info({ listen: o.listen, domain: o.domain, upstream: o.upstream }, 'dns responder listening');
+    log.info({ listen: o.listen, domain: o.domain, upstream: o.upstream, allow: o.allow }, 'dns responder listening');
     return r;
   }
 
@@ -130,6 +222,10 @@ export class DnsResponder {
   }
 
   #onQuery(msg: Buffer, address: string, port: number): void {
+    if (!this.#allowed(address)) {
+      this.#count.refused();
+      return;
+    }
     const d = decide(msg, this.#o.domain, this.#lookup, this.#o.upstream.length > 0);
     if (d.kind === 'answer') this.#socket.send(d.reply, port, address);
     else if (d.kind === 'forward') void this.#forward(msg, address, port);
@@ -143,10 +239,11 @@ export class DnsResponder {
     }
     this.#inFlight++;
     try {
+      const clientId = msg.readUInt16BE(0);
       for (const up of this.#o.upstream) {
-        const reply = await this.#ask(up, msg);
+        const reply = await this.#ask(up, withId(msg, randomInt(0, 0x10000)));
         if (reply && !this.#closed) {
-          this.#socket.send(reply, port, address);
+          this.#socket.send(withId(reply, clientId), port, address);
           return;
         }
       }
@@ -158,7 +255,7 @@ export class DnsResponder {
   }
 
   /** One upstream exchange on a fresh socket (a random source port per query); undefined on timeout. */
-  #ask(upstream: string, msg: Buffer): Promise<Buffer | undefined> {
+  #ask(upstream: string, sent: Buffer): Promise<Buffer | undefined> {
     const hp = parseHostPort(upstream);
     if (!hp) return Promise.resolve(undefined);
     const s = createSocket(hp.host.includes(':') ? 'udp6' : 'udp4');
@@ -173,11 +270,13 @@ export class DnsResponder {
         done(undefined);
       }, this.#o.timeoutMs);
       s.on('error', () => done(undefined));
-      // Only a reply with the query's id from the upstream's address counts.
+      // Only the upstream's own address and port, our id and our question count; anything else is ignored
+      // and the wait goes on (a spoofed reply must not end it early either).
       s.on('message', (reply, rinfo) => {
-        if (rinfo.port === hp.port && reply.length >= 2 && reply.readUInt16BE(0) === msg.readUInt16BE(0)) done(reply);
+        if (rinfo.port === hp.port && sameHost(rinfo.address, hp.host) && answersQuery(reply, sent)) done(reply);
+        else this.#count.replyIgnored();
       });
-      s.send(msg, hp.port, hp.host);
+      s.send(sent, hp.port, hp.host);
     });
   }
 

@@ -1,9 +1,19 @@
 // Drops root after setup. Everything that needs privilege (TUN creation, addresses, routes, binding)
 // happens before; afterwards the daemon only reads and writes fds it already holds, so it keeps no
 // capability at all: setuid() from root to a non-zero uid clears the permitted and effective sets.
-import { readFileSync } from 'node:fs';
+//
+// Before the setuid, every thread also gets no_new_privs (no execve can gain privileges again: setuid
+// binaries and file capabilities are inert) and an empty capability bounding set. Both are per-thread and
+// Node's threads exist by now, so the native addon sets them in each one (native/src/harden.cc); emptying
+// the bounding set needs CAP_SETPCAP, so it comes first, while we still hold it. Without CAP_SETPCAP (a
+// container started with cap_drop ALL) the bounding set is already the container's short list and stays;
+// no_new_privs still keeps an exec from using it. Afterwards /proc/self/task/*/status is checked.
+import { readdirSync, readFileSync } from 'node:fs';
 import { TunmeshError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
+import { loadNative } from '../platform/linux/native.js';
+
+const capSetpcap = 8n;
 
 export interface ProcessIdentity {
   readonly uid: number;
@@ -12,15 +22,77 @@ export interface ProcessIdentity {
   readonly capPrm: string;
 }
 
+/** What /proc says about one thread (task) of a process. */
+export interface TaskState {
+  readonly tid: string;
+  readonly uid: string;
+  readonly capEff: string;
+  readonly capBnd: string;
+  readonly noNewPrivs: string;
+}
+
+const fieldOf = (status: string, name: string): string =>
+  new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? '';
+
 export function currentIdentity(): ProcessIdentity {
   const status = readFileSync('/proc/self/status', 'utf8');
-  const field = (name: string): string => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? '';
   return {
     uid: process.getuid?.() ?? -1,
     gid: process.getgid?.() ?? -1,
-    capEff: field('CapEff'),
-    capPrm: field('CapPrm'),
+    capEff: fieldOf(status, 'CapEff'),
+    capPrm: fieldOf(status, 'CapPrm'),
   };
+}
+
+/** Every thread of process `pid` (default: this one); threads that exit while being read are skipped. */
+export function taskStates(pid: number | 'self' = 'self'): TaskState[] {
+  const out: TaskState[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    out.push({
+      tid,
+      uid: fieldOf(status, 'Uid'),
+      capEff: fieldOf(status, 'CapEff'),
+      capBnd: fieldOf(status, 'CapBnd'),
+      noNewPrivs: fieldOf(status, 'NoNewPrivs'),
+    });
+  }
+  return out;
+}
+
+const zero = (hex: string) => /^0+$/.test(hex);
+
+/** no_new_privs (and an empty bounding set when we may) in every thread; false when the addon is missing. */
+function hardenThreads(log: Logger): { bounding: boolean } | undefined {
+  let addon;
+  try {
+    addon = loadNative();
+  } catch {
+    log.warn('native addon unavailable: no_new_privs and the capability bounding set are left unchanged');
+    return undefined;
+  }
+  const bounding = ((BigInt(`0x${currentIdentity().capEff || '0'}`) >> capSetpcap) & 1n) === 1n;
+  const r = addon.hardenThreads(bounding);
+  if (r.unsupported) {
+    log.warn('this build cannot reach every thread (not glibc): no_new_privs and the bounding set are left unchanged');
+    return undefined;
+  }
+  if (r.error !== undefined || r.failed > 0)
+    throw new TunmeshError(
+      'PRIVILEGE_DROP_FAILED',
+      `could not set no_new_privs${bounding ? ' and empty the capability bounding set' : ''} in every thread ` +
+        `(${r.failed} of ${r.threads} did not answer${r.error ? `; ${r.error}` : ''})`,
+    );
+  if (!bounding)
+    log.info(
+      'no CAP_SETPCAP: the capability bounding set stays as the runtime set it; no_new_privs keeps exec from using it',
+    );
+  return { bounding };
 }
 
 export function dropPrivileges(target: { uid?: number | undefined; gid?: number | undefined }, log: Logger): void {
@@ -35,6 +107,7 @@ export function dropPrivileges(target: { uid?: number | undefined; gid?: number 
   }
   const gid = target.gid ?? target.uid!;
   const uid = target.uid ?? target.gid!;
+  const hardened = hardenThreads(log);
   try {
     // Order matters: groups and gid first, while we still may change them.
     process.setgroups?.([gid]);
@@ -47,8 +120,33 @@ export function dropPrivileges(target: { uid?: number | undefined; gid?: number 
     });
   }
   const id = currentIdentity();
-  if (id.uid !== uid || id.gid !== gid || !/^0+$/.test(id.capEff)) {
+  if (id.uid !== uid || id.gid !== gid || !zero(id.capEff)) {
     throw new TunmeshError('PRIVILEGE_DROP_FAILED', `privilege drop incomplete (uid ${id.uid}, CapEff ${id.capEff})`);
   }
-  log.info({ uid, gid, capEff: id.capEff }, 'dropped privileges');
+  const tasks = taskStates();
+  const loose = tasks.filter(
+    (t) =>
+      !zero(t.capEff) ||
+      (hardened !== undefined && t.noNewPrivs !== '1') ||
+      (hardened?.bounding === true && !zero(t.capBnd)),
+  );
+  if (loose.length > 0) {
+    const t = loose[0]!;
+    throw new TunmeshError(
+      'PRIVILEGE_DROP_FAILED',
+      `privilege drop incomplete in ${loose.length} of ${tasks.length} threads ` +
+        `(thread ${t.tid}: CapEff ${t.capEff}, CapBnd ${t.capBnd}, NoNewPrivs ${t.noNewPrivs})`,
+    );
+  }
+  log.info(
+    {
+      uid,
+      gid,
+      capEff: id.capEff,
+      threads: tasks.length,
+      noNewPrivs: hardened !== undefined,
+      capBnd: tasks[0]?.capBnd,
+    },
+    'dropped privileges',
+  );
 }

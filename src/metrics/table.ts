@@ -130,6 +130,16 @@ export const metricTable = {
     help: 'Advertised subnet routes of live members refused now, by reason (as routes_refused_total)',
     labels: ['reason'],
   },
+  dns_queries_refused_total: {
+    kind: 'counter',
+    help: 'DNS queries from sources outside dns.allow, refused without an answer',
+    labels: [],
+  },
+  dns_replies_ignored_total: {
+    kind: 'counter',
+    help: 'Datagrams on a DNS forwarding socket that were not the upstream’s answer (wrong address, port, id or question), ignored',
+    labels: [],
+  },
   endpoints_refused_total: {
     kind: 'counter',
     help: 'Peer endpoints refused because this node routes them into its own tunnel (a routing loop)',

@@ -31,8 +31,8 @@ export interface MeshOptions {
   readonly bootstrap?: Readonly<Record<string, readonly string[]>>;
   /** Changes a node's config (the parsed output of `config init`) before it is written. */
   readonly patch?: (node: string, config: Record<string, Record<string, unknown>>) => void;
-  /** Drop privileges to this uid/gid (default 65534, nobody); null keeps root. */
-  readonly runAs?: number | null;
+  /** Drop privileges to this uid/gid (default 65534, nobody); null keeps root; 'init' keeps what config init wrote. */
+  readonly runAs?: number | null | 'init';
   readonly apiPort?: number;
   readonly udpPort?: number;
 }
@@ -128,7 +128,8 @@ export class Mesh {
     ]);
     const config = parse(yaml) as Record<string, Record<string, unknown>>;
     const runAs = this.opts.runAs === undefined ? 65534 : this.opts.runAs;
-    if (runAs !== null) config.process = { uid: runAs, gid: runAs };
+    if (runAs === null) delete config.process;
+    else if (runAs !== 'init') config.process = { uid: runAs, gid: runAs };
     // Without TUNMESH_TEST_ENGINE the config keeps its default, so the default itself is what runs.
     if (process.env.TUNMESH_TEST_ENGINE) config.dataplane = { ...config.dataplane, engine: testEngine() };
     this.opts.patch?.(node, config);

@@ -91,7 +91,7 @@ test('the responder answers on UDP and forwards other names to the upstream stub
   const log = pino({ level: 'silent' });
   const up = `127.0.0.1:${stub.address().port}`;
   const dns = await DnsResponder.start(
-    { listen: '127.0.0.1:0', domain: 'mesh.test', upstream: [up], timeoutMs: 300 },
+    { listen: '127.0.0.1:0', domain: 'mesh.test', upstream: [up], timeoutMs: 300, allow: ['127.0.0.0/8'] },
     lookup,
     log,
   );

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/base/log.js';
 import { Secret } from '../../src/base/secret.js';
 import { renderRotate, type RotateReply } from '../../src/cli/commands/key-rotate.js';
-import { replaceSecretFile } from '../../src/cli/key-file.js';
+import { writeSecretFile } from '../../src/cli/secret-file.js';
 import { keyRotateRoute } from '../../src/control/routes/key-rotate.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
 import { planRotation, rotateNodeKey } from '../../src/daemon/key-rotation.js';
@@ -252,16 +252,16 @@ test('route: the body is strict; a malformed key is refused with a reason; a goo
   assert.deepEqual(got, key);
 });
 
-test('replaceSecretFile: replaces the content, mode 0600 even over a looser file, no temp file left', async () => {
+test('writeSecretFile (keys rotate): replaces the content, mode 0600 even over a looser file, no temp file left', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'r17-keyfile-'));
   try {
     const file = join(dir, 'node.key');
     await writeFile(file, 'old\n', { mode: 0o644 });
-    await replaceSecretFile(file, 'new\n');
+    await writeSecretFile(file, 'new\n', { replace: true });
     assert.equal(await readFile(file, 'utf8'), 'new\n');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.deepEqual(await readdir(dir), ['node.key']);
-    await replaceSecretFile(join(dir, 'fresh.key'), 'k\n');
+    await writeSecretFile(join(dir, 'fresh.key'), 'k\n', { replace: true });
     assert.equal((await stat(join(dir, 'fresh.key'))).mode & 0o777, 0o600);
   } finally {
     await rm(dir, { recursive: true, force: true });

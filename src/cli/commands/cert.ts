@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { collect, intOption, UsageError, withExamples, writeSecretFile } from '../common.js';
+import { collect, intOption, UsageError, withExamples } from '../common.js';
+import { writeSecretFile } from '../secret-file.js';
 
 interface GenerateOptions {
   outDir: string;
@@ -29,7 +30,7 @@ async function generate(opts: GenerateOptions): Promise<void> {
     validDays: opts.days,
   });
   await mkdir(dir, { recursive: true });
-  await writeSecretFile(keyFile, keyPem, opts.force === true);
+  await writeSecretFile(keyFile, keyPem, { replace: opts.force === true });
   await writeFile(certFile, certPem, { mode: 0o644 });
   process.stdout.write(`wrote ${certFile} and ${keyFile} (CN ${opts.cn}, valid ${opts.days} days)\n`);
 }

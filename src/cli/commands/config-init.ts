@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { encodeKey, generatePrivateKey } from '../../crypto/keys.js';
 import { ConfigError, type ConfigIssue } from '../../config/errors.js';
 import { validateConfigData } from '../../config/load.js';
-import { collect, withExamples, writeSecretFile } from '../common.js';
+import { collect, intOption, withExamples } from '../common.js';
+import { writeSecretFile } from '../secret-file.js';
 
 interface InitOptions {
   name: string;
@@ -20,7 +21,12 @@ interface InitOptions {
   key: string;
   privateKeyFile?: string;
   wgAdvertise?: string[];
+  uid?: number;
+  gid?: number;
 }
+
+/** The user the written config drops to (the image's tunmesh user; distroless calls it nonroot). */
+export const defaultProcessId = 65532;
 
 /** Which flag set which setting, so errors name the flag the user typed. */
 const flagOf: [string, string][] = [
@@ -35,6 +41,8 @@ const flagOf: [string, string][] = [
   ['control.tls.keyFile', '--key'],
   ['cluster.secretFile', '--secret-file'],
   ['cluster.bootstrap', '--bootstrap'],
+  ['process.uid', '--uid'],
+  ['process.gid', '--gid'],
 ];
 
 function withFlag(issue: ConfigIssue): ConfigIssue {
@@ -55,6 +63,11 @@ async function init(opts: InitOptions): Promise<void> {
       tls: { certFile: resolve(cwd, opts.cert), keyFile: resolve(cwd, opts.key) },
     },
     cluster: { secretFile, bootstrap: opts.bootstrap ?? [] },
+    // Root is for setup only: the daemon drops to this user once the TUN device and sockets exist.
+    process: {
+      uid: opts.uid ?? opts.gid ?? defaultProcessId,
+      gid: opts.gid ?? opts.uid ?? defaultProcessId,
+    },
   };
   const result = validateConfigData(data, { baseDir: cwd, checkFiles: false });
   if (!result.ok)
@@ -97,6 +110,16 @@ export function configInitCommand(): Command {
     .requiredOption('--key <file>', 'TLS private key (PEM) of the control API')
     .option('--private-key-file <file>', 'WireGuard private key file (default: <dir of --secret-file>/<name>.key)')
     .option('--wg-advertise <host:port>', 'UDP endpoint announced to peers (repeatable)', collect)
+    .option(
+      '--uid <n>',
+      `user id the daemon drops to after setup (process.uid; default ${defaultProcessId}, or --gid)`,
+      intOption(1, 4_294_967_294),
+    )
+    .option(
+      '--gid <n>',
+      `group id the daemon drops to after setup (process.gid; default ${defaultProcessId}, or --uid)`,
+      intOption(1, 4_294_967_294),
+    )
     .action(init);
   return withExamples(cmd, [
     'tunmesh config init --name a --address 198.19.0.1/16 --address fd00:19::1/64 \\\n' +

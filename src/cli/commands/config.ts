@@ -1,6 +1,7 @@
 // `tunmesh config example|check|init`.
 import { Command } from 'commander';
 import { resolve } from 'node:path';
+import { dnsExposureWarnings } from '../../config/dns-exposure.js';
 import { ConfigError, formatIssues } from '../../config/errors.js';
 import { renderExample } from '../../config/example.js';
 import { configPathFromEnv, loadConfig } from '../../config/load.js';
@@ -39,7 +40,11 @@ function checkCommand(): Command {
           });
         throw e;
       }
-      const warnings = [...(await secretFileWarnings(config)), ...routePolicyWarnings(config)];
+      const warnings = [
+        ...(await secretFileWarnings(config)),
+        ...routePolicyWarnings(config),
+        ...dnsExposureWarnings(config),
+      ];
       if (warnings.length) process.stderr.write(formatIssues(warnings).replace(/^/gm, 'warning: ') + '\n');
       process.stdout.write('ok\n');
     });

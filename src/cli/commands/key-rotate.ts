@@ -9,7 +9,7 @@ import { configPathFromEnv, loadConfig } from '../../config/load.js';
 import { encodeKey, generatePrivateKey, publicKeyOf } from '../../crypto/keys.js';
 import { readOperatorToken } from '../../daemon/reload.js';
 import { UsageError, withExamples } from '../common.js';
-import { replaceSecretFile } from '../key-file.js';
+import { writeSecretFile } from '../secret-file.js';
 import { askNode, nodeOptions, type NodeTarget } from '../node-client.js';
 
 export interface RotateReply {
@@ -74,7 +74,7 @@ export function rotateCommand(): Command {
       const key = generatePrivateKey();
       const newPublic = encodeKey(publicKeyOf(key));
       const file = config.node.privateKeyFile;
-      await replaceSecretFile(file, `${encodeKey(key)}\n`).catch((e: NodeJS.ErrnoException) => {
+      await writeSecretFile(file, `${encodeKey(key)}\n`, { replace: true }).catch((e: NodeJS.ErrnoException) => {
         throw new UsageError(
           `cannot write the new key to ${file} (${e.code ?? e.message}); nothing changed`,
           'run as the user that owns the key file (usually root), with write access to its directory',

@@ -6,7 +6,8 @@ import { text } from 'node:stream/consumers';
 import { decodeKey, encodeKey, generatePrivateKey, publicKeyOf } from '../../crypto/keys.js';
 import { configPathFromEnv, loadConfig } from '../../config/load.js';
 import { readPrivateKeyFile } from '../../config/secrets.js';
-import { UsageError, withExamples, writeSecretFile } from '../common.js';
+import { UsageError, withExamples } from '../common.js';
+import { writeSecretFile } from '../secret-file.js';
 import { rotateCommand } from './key-rotate.js';
 
 function generateCommand(): Command {
@@ -21,7 +22,7 @@ function generateCommand(): Command {
         return;
       }
       const file = resolve(opts.out);
-      await writeSecretFile(file, `${encodeKey(key)}\n`, opts.force === true);
+      await writeSecretFile(file, `${encodeKey(key)}\n`, { replace: opts.force === true });
       process.stdout.write(
         `wrote a new private key to ${file} (mode 0600); public key: ${encodeKey(publicKeyOf(key))}\n`,
       );

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../../base/log.js';
+import { dnsExposureWarnings } from '../../config/dns-exposure.js';
 import { configPathFromEnv, loadConfig } from '../../config/load.js';
 import { readSecrets, secretFileWarnings } from '../../config/secrets.js';
 import { Daemon } from '../../daemon/daemon.js';
@@ -20,7 +21,8 @@ export function runCommand(): Command {
     .action(async (opts: { config?: string }) => {
       const config = await loadConfig(opts.config ?? configPathFromEnv());
       const log = createLogger({ level: config.logging.level, name: config.node.name });
-      for (const w of await secretFileWarnings(config)) log.warn({ path: w.path }, w.rule);
+      for (const w of [...(await secretFileWarnings(config)), ...dnsExposureWarnings(config)])
+        log.warn({ path: w.path }, w.rule);
       const secrets = await readSecrets(config);
       const daemon = await Daemon.start({
         config,

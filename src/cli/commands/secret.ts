@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { withExamples, writeSecretFile } from '../common.js';
+import { withExamples } from '../common.js';
+import { writeSecretFile } from '../secret-file.js';
 
 /** 32 random bytes (256 bits of entropy) as base64url: 43 characters. */
 export function generateClusterSecret(): string {
@@ -21,7 +22,7 @@ function generateCommand(): Command {
         return;
       }
       const file = resolve(opts.out);
-      await writeSecretFile(file, `${secret}\n`, opts.force === true);
+      await writeSecretFile(file, `${secret}\n`, { replace: opts.force === true });
       process.stdout.write(`wrote a new cluster secret to ${file} (mode 0600)\n`);
     });
   return withExamples(cmd, [

@@ -19,6 +19,12 @@ export interface NativeAddon {
     onBatch: (packets: Buffer[]) => void,
     onError?: (message: string) => void,
   ): TunReaderHandle;
+  /**
+   * Sets no_new_privs, and empties the capability bounding set when `dropBounding` (needs CAP_SETPCAP), in
+   * every thread of the process: both are per-thread (native/src/harden.cc). `failed` threads did not
+   * answer; `error` is the first prctl failure; `unsupported` when not built against glibc (nothing done).
+   */
+  hardenThreads(dropBounding: boolean): { threads: number; failed: number; error?: string; unsupported?: boolean };
 }
 
 let cached: NativeAddon | undefined;
