@@ -1,6 +1,7 @@
 // R21 no amplification: for every class of unauthenticated input, what the device answers is never
 // larger than what it got (cookie reply 64 B to a 148 B initiation or a 92 B response; nothing else).
-// R24: one source gets ≤ 20/s + burst 5 handshakes processed under load. And the load meter that
+// R24: one source gets ≤ 20/s + burst 5 handshakes processed under load — as a class and at the device,
+// where valid mac1+mac2 initiations from one source at 1,000/s are cut to the bucket. And the load meter that
 // decides "under load" for the daemon (engages above 128 handshakes/s, sticky 1 s).
 // R23: a legitimate new peer handshakes during R22's flood (10,000 valid-mac1 initiations/s from 1,000
 // sources) and completes, using the cookie, within ≤ 6 s simulated (one 5 s rekeyTimeout retransmit + RTT).
@@ -8,11 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mac } from '../../src/crypto/hash.js';
 import { mac1Key } from '../../src/noise/cookie.js';
+import { CookieGenerator } from '../../src/noise/cookie.js';
 import { HandshakeLoadMeter } from '../../src/noise/load-meter.js';
 import { HandshakeRateLimiter } from '../../src/noise/ratelimiter.js';
 import { WgDevice } from '../../src/noise/device.js';
 import { Secret } from '../../src/base/secret.js';
-import { initiationLayout, responseLayout } from '../../src/wire/wireguard.js';
+import { decodeCookieReply, initiationLayout, responseLayout } from '../../src/wire/wireguard.js';
 import { Rng } from '../fuzz/engine.js';
 import { ManualClock } from '../../src/base/manual-clock.js';
 import { ipv4Packet, keyFromSeed, makePair, seededRandom, sends } from '../helpers/wg-pair.js';
@@ -79,6 +81,51 @@ test('R24: per-source token bucket: ≤ 20/s + burst 5 over 10 s (±1), per addr
   }
   assert.ok(Math.abs(allowedA - (20 * 10 + 5)) <= 1, `A: ${allowedA}`);
   assert.ok(Math.abs(allowedB - (20 * 10 + 5)) <= 1, `B: ${allowedB}`);
+});
+
+test('R24 at the device: under load, one source replaying a valid mac1+mac2 initiation at 1,000/s for 10 s gets 205 ± 1 processed, the rest rate_limited; a second source keeps its own 205', () => {
+  const { a, b, clock } = makePair();
+  b.underLoad = true;
+  const init = sends(a.dev.send(b.key, ipv4Packet('198.19.0.1', '198.19.0.2'), clock.now))[0]!.data;
+  /** The initiation with a mac2 valid for `from`: the cookie is fetched from B as an initiator would. */
+  const withCookie = (from: { host: string; port: number }): Uint8Array => {
+    const gen = new CookieGenerator(b.dev.publicKey, 120_000);
+    const m = Uint8Array.from(init);
+    gen.addMacs(m, clock.now);
+    const out = sends(b.dev.receive(m, from, clock.now));
+    assert.deepEqual(
+      out.map((x) => x.message),
+      ['cookie_reply'],
+      'no mac2 yet: a cookie',
+    );
+    const reply = decodeCookieReply(out[0]!.data);
+    assert.ok(reply.ok && gen.consumeReply(reply.msg, clock.now));
+    gen.addMacs(m, clock.now);
+    return m;
+  };
+  const flooder = { host: '198.18.9.1', port: 40001 };
+  const other = { host: '198.18.9.2', port: 40002 };
+  const sources = [
+    { from: flooder, msg: withCookie(flooder), everyMs: 1, processed: 0, limited: 0 },
+    { from: other, msg: withCookie(other), everyMs: 20, processed: 0, limited: 0 },
+  ];
+  const t0 = clock.now;
+  for (let t = 0; t < 10_000; t++) {
+    for (const s of sources) {
+      if (t % s.everyMs !== 0) continue;
+      const out = b.dev.receive(s.msg, s.from, t0 + t);
+      assert.ok(!out.some((x) => x.type === 'drop' && x.reason === 'bad_mac2'), 'mac2 stays valid');
+      if (out.some((x) => x.type === 'drop' && x.reason === 'rate_limited')) s.limited++;
+      else s.processed++; // answered (the first) or refused later, as a replayed timestamp
+    }
+  }
+  const [f, o] = sources;
+  console.log(
+    `# R24 device: flooder ${f!.processed} processed / ${f!.limited} rate_limited of 10000; other ${o!.processed} / ${o!.limited} of 500`,
+  );
+  assert.ok(Math.abs(f!.processed - 205) <= 1, `flooder processed ${f!.processed}`);
+  assert.equal(f!.processed + f!.limited, 10_000);
+  assert.ok(Math.abs(o!.processed - 205) <= 1, `second source processed ${o!.processed}`);
 });
 
 test('load meter: quiet below 16 per 125 ms, engaged at the 17th, sticky for 1 s after the last excess', () => {
