@@ -1,0 +1,177 @@
+// The fixed list of one-line mutations of security-relevant code that `npm run mutants` applies, one at a
+// time, to a scratch copy of the tree. Each names the unit/property tests that guard the code: every
+// mutant must make at least one of them fail ("killed"). A mutant's `find` must occur exactly once in its
+// file (test/unit/mutants-list.test.ts checks this in npm test, so the list cannot rot silently).
+
+export interface Mutant {
+  /** Short stable name, used in the table and with --only. */
+  readonly id: string;
+  /** The promise it attacks (docs/SECURITY.md row or audit row). */
+  readonly guards: string;
+  readonly file: string;
+  readonly find: string;
+  readonly replace: string;
+  /** Test files (repo-relative) expected to kill it. */
+  readonly tests: readonly string[];
+}
+
+const replayTests = ['test/unit/r06-r11-replay.test.ts', 'test/property/replay.property.test.ts'];
+const cookieTests = ['test/unit/noise-cookie.test.ts', 'test/unit/r21-r24-dos.test.ts'];
+const authTests = ['test/unit/auth.test.ts'];
+
+export const mutants: readonly Mutant[] = [
+  // Replay window (R6–R11).
+  {
+    id: 'replay-seen-bit-ignored',
+    guards: 'R6 replay window: a counter seen before is refused',
+    file: 'src/noise/replay.ts',
+    find: 'return (this.#ring[word]! & bit) === 0;',
+    replace: 'return true;',
+    tests: replayTests,
+  },
+  {
+    id: 'replay-window-doubled',
+    guards: 'R7 replay window: counters older than the window are refused',
+    file: 'src/noise/replay.ts',
+    find: 'if (this.#last - counter > replayWindow) return false;',
+    replace: 'if (this.#last - counter > 2 * replayWindow) return false;',
+    tests: replayTests,
+  },
+  {
+    // The device checks the window before decrypting and records the counter after: removing either
+    // alone is masked by the other (an equivalent mutant), so this one records before authentication.
+    id: 'device-replay-window-moved-before-auth',
+    guards: 'R9/R11 only authenticated packets move the replay window',
+    file: 'src/noise/device.ts',
+    find: 'if (!kp.replay.check(counter, limit)) {',
+    replace: 'if (!kp.replay.validate(counter, limit)) {',
+    tests: ['test/unit/r06-r11-replay.test.ts', 'test/unit/noise-drop-reasons.test.ts'],
+  },
+  // Source check (R26).
+  {
+    id: 'source-check-off',
+    guards: 'R26 inner source address must be in the sending peer’s allowed IPs',
+    file: 'src/dataplane/packet-policy.ts',
+    find: "if (!isExitOf(this.#routes.lookup(src), peer)) return this.#drops.add('source_not_allowed');",
+    replace: "if (false) return this.#drops.add('source_not_allowed');",
+    tests: ['test/unit/r26-source-check.test.ts'],
+  },
+  // Rate limits (R24, and the per-peer initiation rate).
+  {
+    id: 'device-per-source-rate-limit-off',
+    guards: 'R24 per-source handshake rate limit at the device (audit H1)',
+    file: 'src/noise/device.ts',
+    find: 'if (!this.#rate.allow(from.host, now)) {',
+    replace: 'if (false) {',
+    tests: ['test/unit/r21-r24-dos.test.ts'],
+  },
+  {
+    id: 'rate-bucket-never-empties',
+    guards: 'R24 token bucket: 20/s + burst 5 per source',
+    file: 'src/noise/ratelimiter.ts',
+    find: 'if (b.tokensMs >= packetCostMs) {',
+    replace: 'if (b.tokensMs >= 0) {',
+    tests: cookieTests,
+  },
+  {
+    id: 'per-peer-initiation-rate-off',
+    guards: 'one consumed initiation per peer per 50 ms (wireguard-go handshakeInitationRate)',
+    file: 'src/noise/handshake.ts',
+    find: 'if (hs.lastInitiationConsumedAt !== undefined && now - hs.lastInitiationConsumedAt <= opts.initiationRateMs) {',
+    replace: 'if (false) {',
+    tests: ['test/unit/noise-handshake.test.ts'],
+  },
+  // mac1 / mac2 / cookies (R21–R23).
+  {
+    id: 'device-mac1-unchecked',
+    guards: 'a handshake message without a valid mac1 is dropped unanswered',
+    file: 'src/noise/device.ts',
+    find: 'if (!this.#checker.checkMac1(d)) {',
+    replace: 'if (false) {',
+    tests: ['test/unit/noise-cookie.test.ts', 'test/unit/noise-drop-reasons.test.ts'],
+  },
+  {
+    id: 'mac1-always-valid',
+    guards: 'mac1 is the keyed BLAKE2s of the message under the receiver’s public key',
+    file: 'src/noise/cookie.ts',
+    find: 'return equalBytes(mac(this.#mac1Key, msg.subarray(0, mac1At)), msg.subarray(mac1At, mac2At));',
+    replace: 'return true;',
+    tests: ['test/unit/noise-cookie.test.ts', 'test/unit/r21-r24-dos.test.ts'],
+  },
+  {
+    id: 'device-mac2-unchecked',
+    guards: 'R22 under load a handshake without a valid mac2 only gets a cookie reply',
+    file: 'src/noise/device.ts',
+    find: 'if (!this.#checker.checkMac2(d, source, now)) {',
+    replace: 'if (false) {',
+    tests: cookieTests,
+  },
+  {
+    id: 'mac2-not-bound-to-source',
+    guards: 'mac2 (the cookie) is bound to the source address and port',
+    file: 'src/noise/cookie.ts',
+    find: 'const cookie = mac(this.#secret, source);\n    return equalBytes(',
+    replace: 'const cookie = mac(this.#secret, new Uint8Array(source.length));\n    return equalBytes(',
+    tests: ['test/unit/noise-cookie.test.ts'],
+  },
+  {
+    id: 'cookie-secret-never-expires',
+    guards: 'the cookie secret rotates every 120 s; older mac2s are refused',
+    file: 'src/noise/cookie.ts',
+    find: 'if (this.#secretSetAt === undefined || now - this.#secretSetAt > this.#refreshMs) return false;',
+    replace: 'if (this.#secretSetAt === undefined) return false;',
+    tests: ['test/unit/noise-cookie.test.ts'],
+  },
+  {
+    id: 'stale-cookie-still-used',
+    guards: 'an initiator uses a received cookie only while it is fresh',
+    file: 'src/noise/cookie.ts',
+    find: 'if (this.#cookieSetAt === undefined || now - this.#cookieSetAt > this.#refreshMs) return;',
+    replace: 'if (this.#cookieSetAt === undefined) return;',
+    tests: ['test/unit/noise-cookie.test.ts'],
+  },
+  // Control-plane auth header (src/control/auth.ts).
+  {
+    id: 'auth-request-signature-unchecked',
+    guards: 'control requests need a valid HMAC over method, path, ids, time, nonce and body',
+    file: 'src/control/auth.ts',
+    find: "if (!macEquals(a.sig, requestMac(key, r, a))) return { ok: false, reason: 'bad_signature' };",
+    replace: "if (false) return { ok: false, reason: 'bad_signature' };",
+    tests: authTests,
+  },
+  {
+    id: 'auth-request-recipient-unchecked',
+    guards: 'a control request addressed to another node is refused',
+    file: 'src/control/auth.ts',
+    find: "if (a.to !== r.ownId && !(a.to === '*' && r.allowAnyRecipient)) return { ok: false, reason: 'wrong_recipient' };",
+    replace: "if (false) return { ok: false, reason: 'wrong_recipient' };",
+    tests: authTests,
+  },
+  {
+    id: 'auth-request-nonce-replay-allowed',
+    guards: 'a control request replayed with the same nonce is refused',
+    file: 'src/control/auth.ts',
+    find: "if (!nonces.admit(a.from, a.nonce, a.ts, r.now)) return { ok: false, reason: 'replayed' };",
+    replace: "if (false) return { ok: false, reason: 'replayed' };",
+    tests: authTests,
+  },
+  {
+    id: 'auth-expired-accepted',
+    guards: 'a control request or response older than the clock-skew window is refused',
+    file: 'src/control/auth.ts',
+    find: "if (ts < now - auth.clockSkewMs) return 'expired';",
+    replace: '',
+    tests: authTests,
+  },
+  {
+    id: 'auth-response-signature-unchecked',
+    guards: 'a control response must carry a valid HMAC bound to our request',
+    file: 'src/control/auth.ts',
+    find: "if (!macEquals(a.sig, responseMac(key, r, a))) return { ok: false, reason: 'bad_signature' };",
+    replace: "if (false) return { ok: false, reason: 'bad_signature' };",
+    tests: authTests,
+  },
+  // Expected values that must not come from the code under test (audit M6, M7).
+  // >>> RESERVED FOR THE LEAD: record-signature and route-claim mutants (src/membership, src/control) go
+  // here, each with the unit/property tests that guard it, once those checks are merged. <<<
+];
