@@ -30,7 +30,7 @@ test('netns suite that cannot run: TUNMESH_REQUIRE_NETNS=1 fails the run', () =>
 });
 
 test('netns suite that cannot run, not required (a developer without root): skipped with a message, exit 0', () => {
-  for (const env of [{}, { CI: 'false' }, { CI: '' }]) {
+  for (const env of [{}, { CI: 'false' }, { CI: '' }] as Record<string, string>[]) {
     const r = runNetnsSuite(env);
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /# netns suite skipped: .*TUNMESH_REQUIRE_NETNS=1/);
