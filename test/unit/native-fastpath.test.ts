@@ -1,4 +1,4 @@
-// The native fast path's pure pieces, without root: its seal against the stored WireGuard vectors and
+// The native fast path's pure pieces, without root: its seal against the stored (self-generated snapshot) vectors and
 // the JS seal; the TSO split of TUN super-packets (checksums, sequence numbers, flags, payload); and the
 // TCP coalescing of TUN writes, which must be the exact inverse of the split.
 import { test } from 'node:test';
@@ -121,22 +121,26 @@ const tsOption = Uint8Array.of(1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2);
 
 // ---- seal ----
 
-test('seal: the fast path produces the stored transport vectors byte for byte', { skip }, () => {
-  const v = JSON.parse(readFileSync(vectorFile, 'utf8')) as NoiseVectors;
-  let n = 0;
-  for (const c of v.cases) {
-    for (const t of c.transport) {
-      const initiator = t.from === 'initiator';
-      const key = Buffer.from(initiator ? c.initiatorSendKey : c.initiatorReceiveKey, 'hex');
-      const receiver = initiator ? c.inputs.responderIndex : c.inputs.initiatorIndex;
-      // The stored plaintexts are already padded; any MTU keeps them as they are.
-      const msg = fast!.fastPathSeal(key, receiver, t.counter, Buffer.from(t.plaintext, 'hex'), 1420);
-      assert.equal(hex(msg), t.message, `${c.name} ${t.from} #${t.counter}`);
-      n++;
+test(
+  'seal: the fast path produces the stored snapshot transport vectors byte for byte (wireguard-go bytes: wg-go-transcript.test.ts)',
+  { skip },
+  () => {
+    const v = JSON.parse(readFileSync(vectorFile, 'utf8')) as NoiseVectors;
+    let n = 0;
+    for (const c of v.cases) {
+      for (const t of c.transport) {
+        const initiator = t.from === 'initiator';
+        const key = Buffer.from(initiator ? c.initiatorSendKey : c.initiatorReceiveKey, 'hex');
+        const receiver = initiator ? c.inputs.responderIndex : c.inputs.initiatorIndex;
+        // The stored plaintexts are already padded; any MTU keeps them as they are.
+        const msg = fast!.fastPathSeal(key, receiver, t.counter, Buffer.from(t.plaintext, 'hex'), 1420);
+        assert.equal(hex(msg), t.message, `${c.name} ${t.from} #${t.counter}`);
+        n++;
+      }
     }
-  }
-  assert.ok(n >= 3);
-});
+    assert.ok(n >= 3);
+  },
+);
 
 test('seal: padding and layout equal the TypeScript engine for any length, counter and MTU', { skip }, () => {
   fc.assert(

@@ -1,6 +1,8 @@
-// Known-answer vectors (test/vectors/noise-ikpsk2.json): the reference path must reproduce them, accept
-// them, and a WgDevice fed the same keys, ephemerals, indices and clock must put the same bytes on the
-// wire. The wireguard-go interop test (test/netns) is what ties these bytes to the real protocol.
+// Regression SNAPSHOT, not a known answer: test/vectors/noise-ikpsk2.json was written by our own handshake
+// code (computeNoiseVectors), so a protocol bug present when it was written would pass here. It pins the
+// reference path, the WgDevice and the native seal to each other. The known answers from outside are
+// test/unit/wg-go-transcript.test.ts (bytes recorded from a stock wireguard-go), crypto-primitives.test.ts
+// (RFC BLAKE2s/HMAC) and the netns wireguard-go interop tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -29,12 +31,12 @@ function scripted(...chunks: Uint8Array[]): (n: number) => Uint8Array {
   };
 }
 
-test('the reference path reproduces the stored vectors exactly', () => {
+test('snapshot: the reference path reproduces the stored (self-generated) vectors exactly', () => {
   assert.deepEqual(computeNoiseVectors(), stored);
 });
 
 for (const c of stored.cases) {
-  test(`vector ${c.name}: the responder accepts the stored initiation and reaches the stored chaining values`, () => {
+  test(`snapshot ${c.name}: the responder accepts the stored initiation and reaches the stored chaining values`, () => {
     const R = { privateKey: bytes(c.inputs.responderStaticPrivate), publicKey: bytes(c.responderStaticPublic) };
     assert.equal(hex(publicKeyOf(R.privateKey)), c.responderStaticPublic);
     const init = bytes(c.initiation);
@@ -53,7 +55,7 @@ for (const c of stored.cases) {
     }
   });
 
-  test(`vector ${c.name}: WgDevices with the vector's inputs put exactly the vector's bytes on the wire`, () => {
+  test(`snapshot ${c.name}: WgDevices with the vector's inputs put exactly the vector's bytes on the wire`, () => {
     const psk = new Secret(bytes(c.inputs.presharedKey));
     const wall = () => c.inputs.wallClockMs;
     const initiator = new WgDevice({

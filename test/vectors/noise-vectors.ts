@@ -1,7 +1,8 @@
-// Known-answer vectors for WireGuard's Noise_IKpsk2: fixed static and ephemeral keys, PSK, timestamp and
-// indices in; every message byte, the chaining values after each message, the transport keys and the
-// first transport messages out. noise-ikpsk2.json holds the result so that the TypeScript reference path
-// and a native path can be checked byte for byte.
+// Self-generated snapshot vectors for WireGuard's Noise_IKpsk2 (computed by our own handshake code, so they
+// are a regression snapshot, not a known answer; wireguard-go-transcript.json is the external one): fixed
+// static and ephemeral keys, PSK, timestamp and indices in; every message byte, the chaining values after
+// each message, the transport keys and the first transport messages out. noise-ikpsk2.json holds the result
+// so that the TypeScript reference path and a native path can be checked byte for byte against each other.
 //   regenerate (only on purpose): node --import tsx test/vectors/noise-vectors.ts --write
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
