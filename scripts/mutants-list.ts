@@ -172,6 +172,14 @@ export const mutants: readonly Mutant[] = [
     tests: authTests,
   },
   // Expected values that must not come from the code under test (audit M6, M7).
+  {
+    id: 'pack-routes-prefix-zero',
+    guards: 'R45 routes reach the native table with their prefix length (audit M6)',
+    file: 'src/dataplane/native-engine.ts',
+    find: 'parts.push(c.addr.length === 4 ? 4 : 6, c.prefixLength, ...c.addr);',
+    replace: 'parts.push(c.addr.length === 4 ? 4 : 6, 0, ...c.addr);',
+    tests: ['test/unit/r45-large-allowed-ips.test.ts', 'test/unit/native-engine.test.ts'],
+  },
   // >>> RESERVED FOR THE LEAD: record-signature and route-claim mutants (src/membership, src/control) go
   // here, each with the unit/property tests that guard it, once those checks are merged. <<<
 ];
