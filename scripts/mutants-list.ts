@@ -180,6 +180,14 @@ export const mutants: readonly Mutant[] = [
     replace: 'parts.push(c.addr.length === 4 ? 4 : 6, 0, ...c.addr);',
     tests: ['test/unit/r45-large-allowed-ips.test.ts', 'test/unit/native-engine.test.ts'],
   },
+  {
+    id: 'config-mtu-max-removed',
+    guards: 'R44 every bound of the config schema is enforced (audit M7)',
+    file: 'src/config/schema.ts',
+    find: 'mtu: field(intIn(net.minTunMtu, net.maxTunMtu)',
+    replace: 'mtu: field(z.number().int().min(net.minTunMtu)',
+    tests: ['test/property/r44-config.test.ts'],
+  },
   // >>> RESERVED FOR THE LEAD: record-signature and route-claim mutants (src/membership, src/control) go
   // here, each with the unit/property tests that guard it, once those checks are merged. <<<
 ];

@@ -117,7 +117,9 @@ test('R44: the valid base config loads (so every refusal below is the break, not
 });
 
 test(`R44: each invalid field is refused with CONFIG_INVALID and an issue at its key path`, async () => {
-  assert.ok(breaks.length > 150, `only ${breaks.length} breaks`);
+  // A floor at today's figure: removing a bound from the schema removes its break and trips this. Raise it
+  // when settings are added (the hand-written table below does not depend on this count).
+  assert.ok(breaks.length >= breaksFloor, `${breaks.length} breaks < ${breaksFloor}: a bound or setting was removed`);
   const misses: string[] = [];
   for (const b of breaks) {
     const data = structuredClone(base);
@@ -139,6 +141,59 @@ test(`R44: each invalid field is refused with CONFIG_INVALID and an issue at its
       misses.push(`${b.setting} ${b.how}: ${err.code} ${err.issues.map((i) => `${i.path}: ${i.rule}`).join(' | ')}`);
   }
   console.log(`# R44: ${breaks.length} breaks over ${settings.length} settings, ${misses.length} misses`);
+  assert.deepEqual(misses, []);
+});
+
+/**
+ * Bounds of security- and liveness-relevant integer settings, written by hand (not read from the schema), so
+ * removing a `.min`/`.max` from the schema fails here even though the generated breaks above shrink with it.
+ */
+const handBounds: readonly [path: string, min: number, max: number, companions?: Record<string, number>][] = [
+  ['tun.mtu', 1280, 9000],
+  ['wireguard.persistentKeepaliveSec', 0, 3600],
+  ['wireguard.staticPeers[].persistentKeepaliveSec', 0, 3600],
+  ['transport.recoverIntervalMs', 1000, 3_600_000],
+  ['transport.silenceMs', 500, 600_000],
+  // Cross-field rules (probe < failure timeout, request < failure timeout) need room at the bounds.
+  ['membership.probeIntervalMs', 50, 60_000, { 'membership.failureTimeoutMs': 3_600_000 }],
+  [
+    'membership.failureTimeoutMs',
+    500,
+    3_600_000,
+    { 'membership.probeIntervalMs': 50, 'membership.requestTimeoutMs': 50 },
+  ],
+  ['membership.gossipFanout', 1, 32],
+  ['membership.requestTimeoutMs', 50, 60_000, { 'membership.failureTimeoutMs': 3_600_000 }],
+  ['dns.timeoutMs', 100, 30_000],
+  ['process.uid', 1, 4_294_967_294],
+  ['process.gid', 1, 4_294_967_294],
+];
+const breaksFloor = 250;
+
+test('R44: hand-written bounds: each is enforced by the loader (min and max accepted, one beyond refused)', async () => {
+  const misses: string[] = [];
+  for (const [path, min, max, companions = {}] of handBounds) {
+    for (const [value, ok] of [
+      [min, true],
+      [max, true],
+      [min - 1, false],
+      [max + 1, false],
+    ] as const) {
+      const data = structuredClone(base);
+      for (const [p, v] of Object.entries(companions)) setAt(data, segments(p), v);
+      setAt(data, segments(path), value);
+      await fx.write(stringify(data));
+      let err: unknown;
+      try {
+        await loadConfig(fx.file, {});
+      } catch (e) {
+        err = e;
+      }
+      const refusedHere = err instanceof ConfigError && err.issues.some((i) => i.path === concrete(path));
+      if (ok && err !== undefined) misses.push(`${path} = ${value} refused: ${String(err)}`);
+      if (!ok && !refusedHere) misses.push(`${path} = ${value} ${err === undefined ? 'accepted' : String(err)}`);
+    }
+  }
   assert.deepEqual(misses, []);
 });
 
