@@ -33,6 +33,7 @@ module.exports = {
   fastPathSeal: addon.fastPathSeal,
   fastPathSplit: addon.fastPathSplit,
   fastPathCoalesce: addon.fastPathCoalesce,
+  fastPathActivityColumns: addon.fastPathActivityColumns,
   // The rx thread's handshake gate on its own (tests).
   HandshakeGate: addon.HandshakeGate,
   // no_new_privs and an empty bounding set in every thread, for the privilege drop (src/harden.cc).

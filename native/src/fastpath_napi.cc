@@ -16,6 +16,9 @@ namespace {
 
 using fp::Core;
 
+/** Numbers per peer row of FastPath.activity() (src/dataplane/native-addon.ts activityColumns). */
+constexpr int kActivityColumns = 10;
+
 class FastPath;
 void CallSlow(Napi::Env env, Napi::Function fn, FastPath* self, void*);
 using Tsfn = Napi::TypedThreadSafeFunction<FastPath, void, CallSlow>;
@@ -308,7 +311,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       if (txp == p.repTxPackets && rxp == p.repRxPackets && anyNs == p.repRxAnyNs) continue;
       auto ago = [&](int64_t at, int64_t rep) { return at != rep && at != 0 ? (now - at) / 1e6 : -1.0; };
       fp::Keypair* kp = p.current;
-      double row[10] = {static_cast<double>(id),
+      double row[kActivityColumns] = {static_cast<double>(id),
                         static_cast<double>(txp - p.repTxPackets),
                         static_cast<double>(txb - p.repTxBytes),
                         static_cast<double>(rxp - p.repRxPackets),
@@ -318,7 +321,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
                         ago(anyNs, p.repRxAnyNs),
                         kp != nullptr ? static_cast<double>(kp->localIndex) : -1.0,
                         kp != nullptr ? static_cast<double>(kp->sendCounter.load()) : 0.0};
-      rows.insert(rows.end(), row, row + 10);
+      rows.insert(rows.end(), row, row + kActivityColumns);
       p.repTxPackets = txp;
       p.repTxBytes = txb;
       p.repRxPackets = rxp;
@@ -514,6 +517,8 @@ class GateForTest : public Napi::ObjectWrap<GateForTest> {
 void RegisterFastPath(Napi::Env env, Napi::Object exports) {
   exports.Set("FastPath", FastPath::Define(env));
   exports.Set("fastPathSeal", Napi::Function::New(env, Seal));
+  // The Activity() row width, so the TypeScript reader (activityColumns) is checked against this one.
+  exports.Set("fastPathActivityColumns", Napi::Number::New(env, kActivityColumns));
   exports.Set("fastPathSplit", Napi::Function::New(env, Split));
   exports.Set("fastPathCoalesce", Napi::Function::New(env, Coalesce));
   exports.Set("HandshakeGate", GateForTest::Define(env));

@@ -119,6 +119,8 @@ export interface FastPathAddon {
   ): Buffer;
   /** The packets the tx thread would seal for one vnet-header TUN read (null: dropped). */
   fastPathSplit(vnetHeaderAndPacket: Uint8Array, mtu: number): Buffer[] | null;
+  /** The width of activity() rows as the addon writes them (older addons lack it). */
+  readonly fastPathActivityColumns?: number;
   /**
    * What the rx thread writes to a vnet-header TUN for these packets (virtio header + packet each);
    * `uso`: as for a TUN that accepts UDP GSO (UDP trains coalesce too).

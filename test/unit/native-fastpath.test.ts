@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { sealInto } from '../../src/crypto/aead.js';
 import { paddingSize } from '../../src/noise/outbound.js';
-import { loadFastPath } from '../../src/dataplane/native-addon.js';
+import { activityColumns, loadFastPath } from '../../src/dataplane/native-addon.js';
 import { vectorFile, type NoiseVectors } from '../vectors/noise-vectors.js';
 
 const fast = loadFastPath();
@@ -118,6 +118,12 @@ const ACK = 0x10;
 const PSH = 0x08;
 const FIN = 0x01;
 const tsOption = Uint8Array.of(1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2);
+
+// ---- layout shared with the TypeScript reader ----
+
+test('activity rows: the addon writes rows as wide as the engine reads them (activityColumns)', { skip }, () => {
+  assert.equal(fast!.fastPathActivityColumns, activityColumns);
+});
 
 // ---- seal ----
 
