@@ -32,7 +32,7 @@ async function handshakes(node: string): Promise<string | null> {
   return s.peers.find((p) => p.name !== node)?.lastHandshake ?? null;
 }
 
-test(`R40: control plane down ${outageS} s: data keeps flowing (0 probes lost), rekeys continue, rejoin after`, async () => {
+test(`R40: control plane down ${outageS} s: data keeps flowing (every ping of a fixed train answered), rekeys continue, rejoin after`, async () => {
   const n2 = lab.node('n2');
   assert.equal((await ping(lab, n2.ns, mesh.overlay4('n1'), { count: 2 })).received, 2);
   await nftTable(lab, n2.ns);
@@ -47,25 +47,54 @@ test(`R40: control plane down ${outageS} s: data keeps flowing (0 probes lost), 
   ])
     await lab.exec(n2.ns, 'nft', ['add', 'rule', 'inet', 'tp8', ...rule, 'drop', 'comment', '"loss"']);
   const hsBefore = await handshakes('n2');
+  // The cut is real: from n2, a TCP connection to n1's API does not open.
+  const apiReachable = async (): Promise<boolean> => {
+    const script = `const s = require('node:net').connect(Number(process.argv[2]), process.argv[1]);
+      s.setTimeout(2000, () => process.exit(3)); s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(4));`;
+    const r = await lab.exec(n2.ns, process.execPath, ['-e', script, n1ip, port], { allowFailure: true });
+    return r.code === 0;
+  };
+  assert.equal(await apiReachable(), false, "n1's API is unreachable from n2 during the outage");
+  // One fixed ping train across the outage, 1 s apart, each with its own 1 s reply window and no -w (with -w,
+  // ping resends until one reply arrives, so heavy loss would read as none): every request must be answered.
+  const train = Math.max(5, outageS - 3);
+  const pinging = lab.exec(
+    n2.ns,
+    'ping',
+    ['-n', '-q', '-c', String(train), '-i', '1', '-W', '1', mesh.overlay4('n1')],
+    {
+      allowFailure: true,
+      timeoutMs: (train + 10) * 1000,
+    },
+  );
   const started = Date.now();
-  let probes = 0;
-  let ok = 0;
   const seenHandshakes = new Set<string>();
+  const n1States = new Set<string>();
   while (Date.now() - started < outageS * 1000) {
-    const r = await ping(lab, n2.ns, mesh.overlay4('n1'), { count: 1, timeoutS: 1 });
-    probes++;
-    if (r.received === 1) ok++;
-    const hs = await handshakes('n2').catch(() => null);
-    if (hs) seenHandshakes.add(hs);
+    const s = await mesh.status('n2').catch(() => undefined);
+    const peer = s?.peers.find((p) => p.name === 'n1');
+    if (peer?.lastHandshake) seenHandshakes.add(peer.lastHandshake);
+    if (peer?.state) n1States.add(peer.state);
     await new Promise((res) => setTimeout(res, 1000));
   }
+  const stillCut = !(await apiReachable());
+  const pingOut = (await pinging).stdout;
   const { nftClearLoss } = await import('../helpers/impair-nft.js');
   await nftClearLoss(lab, n2.ns);
+  const stats = /(\d+) packets transmitted, (\d+) received/.exec(pingOut);
+  const [transmitted, received] = stats ? [Number(stats[1]), Number(stats[2])] : [0, 0];
   console.log(
-    `# R40 outage ${outageS} s: ${ok}/${probes} probes answered; ${seenHandshakes.size} distinct last-handshake times` +
-      ` (before: ${hsBefore})`,
+    `# R40 outage ${outageS} s: ${received}/${transmitted} pings answered (train of ${train}); ` +
+      `${seenHandshakes.size} distinct last-handshake times (before: ${hsBefore}); n1 seen by n2 as ${[...n1States].join(', ')}`,
   );
-  assert.equal(ok, probes, 'existing peers keep forwarding while the control plane is unreachable');
+  assert.ok(stillCut, "n1's API still unreachable at the end of the outage");
+  assert.equal(transmitted, train, pingOut);
+  assert.equal(received, transmitted, 'existing peers keep forwarding while the control plane is unreachable');
   assert.ok(seenHandshakes.size >= 2, 'session keys kept rotating during the outage');
+  // Membership really diverged (n2 stopped hearing n1 through the control plane), so the rejoin below is real.
+  assert.ok(
+    [...n1States].some((st) => st !== 'alive'),
+    `n2 saw n1 only as ${[...n1States].join(', ')}`,
+  );
   await mesh.waitConverged(['n1', 'n2'], 60_000);
 });
