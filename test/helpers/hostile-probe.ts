@@ -44,17 +44,22 @@ async function udpMode(host: string, port: number, count: number, seed: number):
   const r = rng(seed);
   const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   let replies = 0;
+  // Datagrams whose 4-byte header is no WireGuard type (type 1–4 followed by three zero bytes), by the
+  // protocol's definition, counted here independently of the node's parser: each must be an unknown_type drop.
+  let unknownType = 0;
   sock.on('message', () => replies++);
   sock.on('error', () => undefined);
   await new Promise<void>((res) => sock.bind(0, res));
   for (let i = 0; i < count; i++) {
-    sock.send(hostileDatagram(i, r), port, host);
+    const d = hostileDatagram(i, r);
+    if (d.length >= 4 && !(d[0]! >= 1 && d[0]! <= 4 && d[1] === 0 && d[2] === 0 && d[3] === 0)) unknownType++;
+    sock.send(d, port, host);
     // Paced so the receiver's socket buffer never overflows: every datagram must be seen and counted.
     if (i % 200 === 199) await new Promise((res) => setTimeout(res, 20));
   }
   await new Promise((res) => setTimeout(res, 1500));
   sock.close();
-  console.log(JSON.stringify({ sent: count, replies }));
+  console.log(JSON.stringify({ sent: count, replies, unknownType }));
 }
 
 function httpsCall(

@@ -26,7 +26,7 @@ const drops = () => t.drops('n1', 'n1');
 test('10^4 garbage datagrams and garbled handshakes: no reply, each one counted by reason, node unharmed', async () => {
   const before = await drops();
   const count = 10_000;
-  const r = lastJson<{ sent: number; replies: number }>(
+  const r = lastJson<{ sent: number; replies: number; unknownType: number }>(
     (await probe(lab.node('n3').ns, ['udp', lab.node('n1').ipv4, String(mesh.udpPort), String(count), '7'])).stdout,
   );
   assert.equal(r.sent, count);
@@ -35,6 +35,9 @@ test('10^4 garbage datagrams and garbled handshakes: no reply, each one counted 
   const afterDrops = await drops();
   const delta = Object.fromEntries(Object.keys(afterDrops).map((k) => [k, afterDrops[k]! - (before[k] ?? 0)]));
   assert.equal(total(afterDrops) - total(before), count, `every datagram counted once: ${JSON.stringify(delta)}`);
+  // R5's figure at a running node: exactly as many unknown_type drops as the probe sent headers of no type.
+  assert.ok(r.unknownType > 0);
+  assert.equal(delta.unknown_type, r.unknownType, `unknown_type drops vs ${r.unknownType} sent`);
   for (const reason of ['short_packet', 'bad_length', 'unknown_type', 'bad_mac1', 'unknown_receiver'])
     assert.ok((delta[reason] ?? 0) > 0, `reason ${reason} seen: ${JSON.stringify(delta)}`);
   assert.ok(mesh.proc('n1').running, 'n1 still running');

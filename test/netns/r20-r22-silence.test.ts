@@ -222,20 +222,28 @@ test('R47: no secret (private key, cluster secret, TLS key) in logs, status, met
   secrets.push(cluster, Buffer.from(cluster).toString('base64'));
   const tlsKey = (await readFile(join(mesh.dir, 'key.pem'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('-'));
   secrets.push(...tlsKey.slice(0, 3));
-  const get = (path: string) =>
-    lab
-      .exec(lab.node('n2').ns, process.execPath, [
-        '-e',
-        `require('node:https').get(process.argv[1], { rejectUnauthorized: false }, (r) => { let s = ''; r.on('data', (d) => (s += d)); r.on('end', () => console.log(s)); }).on('error', (e) => console.log(e.message));`,
-        `${mesh.apiUrl('n1')}${path}`,
-      ])
-      .then((r) => r.stdout);
+  // Status and body of a GET from n2; a failed request is a test failure, never a body that passes.
+  const get = async (path: string): Promise<{ status: number; body: string }> => {
+    const r = await lab.exec(lab.node('n2').ns, process.execPath, [
+      '-e',
+      `require('node:https').get(process.argv[1], { rejectUnauthorized: false }, (r) => { let s = ''; r.on('data', (d) => (s += d)); r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, body: s }))); }).on('error', (e) => { console.error(e.message); process.exit(1); });`,
+      `${mesh.apiUrl('n1')}${path}`,
+    ]);
+    return JSON.parse(r.stdout) as { status: number; body: string };
+  };
+  const metrics = await get('/metrics');
+  const health = await get('/health');
+  const unauthenticated = await get('/v1/status');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.body, /^tunmesh_/m, 'the metrics body is the metrics');
+  assert.equal(health.status, 200);
+  assert.equal(unauthenticated.status, 401, `unauthenticated /v1/status: ${unauthenticated.status}`);
   const surfaces: Record<string, string> = {
     'status n1': JSON.stringify(await mesh.status('n1')),
     'status n2': JSON.stringify(await mesh.status('n2')),
-    metrics: await get('/metrics'),
-    health: await get('/health'),
-    'unauthenticated API error': await get('/v1/status'),
+    metrics: metrics.body,
+    health: health.body,
+    'unauthenticated API error': unauthenticated.body,
     'log n1': mesh.proc('n1').log(),
     'log n2': mesh.proc('n2').log(),
   };

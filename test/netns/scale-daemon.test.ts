@@ -1,6 +1,8 @@
 // One daemon in a namespace with 3000 static WireGuard peers in its config (what a node of a 3000-node mesh
 // holds): it must start within 5 s (spawn → "tunmesh node started" and /health answering) and stay within
-// 150 MB of resident memory (VmHWM, the peak). Sessions are lazy, so no peer costs a handshake.
+// 150 MB of resident memory (VmHWM, the peak) — asserted with TUNMESH_PERF=1 on a quiet machine. Always
+// asserted: generous bounds (15 s, 250 MiB) that still catch a several-fold regression on a loaded machine.
+// Sessions are lazy, so no peer costs a handshake.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,6 +13,9 @@ import { Mesh } from '../helpers/mesh.js';
 const PEERS = Number(process.env.SCALE_PEERS ?? 3000);
 const MAX_STARTUP_MS = 5_000;
 const MAX_RSS_BYTES = 150 * 1024 * 1024;
+/** Ungated bounds: 3× the start-up figure, and 250 MiB (the figure is ~110–155 MiB). */
+const LOOSE_STARTUP_MS = 15_000;
+const LOOSE_RSS_BYTES = 250 * 1024 * 1024;
 
 let lab: Lab;
 let mesh: Mesh;
@@ -45,7 +50,7 @@ after(async () => {
   await lab?.destroy();
 });
 
-test(`a daemon with ${PEERS} static peers starts in ≤ 5 s and stays ≤ 150 MB RSS`, async () => {
+test(`a daemon with ${PEERS} static peers starts in ≤ 5 s and stays ≤ 150 MB RSS (ungated: ≤ 15 s, ≤ 250 MiB)`, async () => {
   const t0 = performance.now();
   const p = mesh.start('n1');
   await waitFor(() => p.log().includes('tunmesh node started') || !p.running, {
@@ -71,7 +76,10 @@ test(`a daemon with ${PEERS} static peers starts in ≤ 5 s and stays ≤ 150 MB
       `VmRSS ${(rss / 2 ** 20).toFixed(1)} MiB`,
   );
   // Start-up time and peak RSS are performance figures: they swing with the machine's load and GC timing
-  // (141–155 MiB seen with default node flags, 110 MiB with the shipped --max-semi-space-size=1), so they are asserted with TUNMESH_PERF=1 on a quiet machine and logged otherwise.
+  // (141–155 MiB seen with default node flags, 110 MiB with the shipped --max-semi-space-size=1), so the tight
+  // figures are asserted with TUNMESH_PERF=1 on a quiet machine; the loose bounds always.
+  assert.ok(startedMs <= LOOSE_STARTUP_MS, `took ${Math.round(startedMs)} ms to start (bound ${LOOSE_STARTUP_MS})`);
+  assert.ok(hwm <= LOOSE_RSS_BYTES, `peak RSS ${(hwm / 2 ** 20).toFixed(1)} MiB (bound 250 MiB)`);
   if (process.env.TUNMESH_PERF === '1') {
     assert.ok(startedMs <= MAX_STARTUP_MS, `took ${Math.round(startedMs)} ms to start`);
     assert.ok(hwm <= MAX_RSS_BYTES, `peak RSS ${(hwm / 2 ** 20).toFixed(1)} MiB`);
