@@ -171,6 +171,15 @@ export const mutants: readonly Mutant[] = [
     replace: "if (false) return { ok: false, reason: 'bad_signature' };",
     tests: authTests,
   },
+  // Known answers from outside (audit M1): wireguard-go's recorded bytes, not our own snapshot.
+  {
+    id: 'mac1-label-changed',
+    guards: 'R13 byte compatibility with stock wireguard-go (mac1 key derivation)',
+    file: 'src/noise/cookie.ts',
+    find: "const labelMac1 = new TextEncoder().encode('mac1----');",
+    replace: "const labelMac1 = new TextEncoder().encode('mac1---_');",
+    tests: ['test/unit/wg-go-transcript.test.ts'],
+  },
   // Expected values that must not come from the code under test (audit M6, M7).
   {
     id: 'pack-routes-prefix-zero',
