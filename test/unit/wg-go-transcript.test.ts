@@ -23,7 +23,7 @@ interface Message {
   type: string;
   hex: string;
 }
-const t = JSON.parse(readFileSync('test/vectors/wireguard-go-transcript.json', 'utf8')) as {
+const t = JSON.parse(readFileSync(new URL('../vectors/wireguard-go-transcript.json', import.meta.url), 'utf8')) as {
   wireguardGoVersion: string;
   inputs: {
     wireguardGoStaticPublic: string;
