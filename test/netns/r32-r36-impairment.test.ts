@@ -62,10 +62,10 @@ test('R32: 30 % loss both ways from the start: handshake completes, 10 MiB TCP t
     `# R32 lost ${lostInHandshake.packets} packets before the first packet, ${lostInTransfer.packets} packets / ${lostInTransfer.bytes} bytes during the transfer; first packet after ${handshakeS.toFixed(1)} s (incl. daemon start, 30 % loss both ways); 10 MiB at 30 %` +
       ` loss in ${t.seconds.toFixed(1)} s (${((t.bytesReceived * 8) / t.seconds / 1e6).toFixed(2)} Mbit/s)`,
   );
-  // The row's figures (first packet ~5 s, transfer ~2.3 s) with generous bounds for a loaded machine; the
-  // waits above (90 s, 180 s) are only there to end a stuck run.
+  // The row's figures (first packet 5–11 s, transfer 2.3 s quiet, 35 s on a loaded machine) with generous
+  // bounds; the waits above (90 s, 180 s) are only there to end a stuck run.
   assert.ok(handshakeS <= 30, `first packet after ${handshakeS.toFixed(1)} s (bound 30 s)`);
-  assert.ok(t.seconds <= 60, `10 MiB through 30 % loss took ${t.seconds.toFixed(1)} s (bound 60 s)`);
+  assert.ok(t.seconds <= 90, `10 MiB through 30 % loss took ${t.seconds.toFixed(1)} s (bound 90 s)`);
   // 30 % of the ≥ 10 MiB that crossed: well over 1 MiB, whatever the engine's GSO batching.
   assert.ok(lostInTransfer.bytes > 1024 * 1024, `the loss rule was in force (${lostInTransfer.bytes} bytes)`);
   assert.equal(t.bytesReceived, 10 * 1024 * 1024);
