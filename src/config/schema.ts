@@ -390,10 +390,11 @@ const control = z
     tls: field(tls, { description: 'TLS of the control API (server and client side).' }),
     operatorTokenFile: field(filePath().optional(), {
       description:
-        'File holding the operator token that opens the dashboard and its data API (not the cluster secret).',
+        'File holding the operator token: it opens the dashboard and authorises the operator routes (status, peers, ping, events, reload, key rotation), besides the cluster secret.',
       details: [
         'At least 32 characters after trimming whitespace; create it with `tunmesh secret generate --out FILE`.',
-        'Unset = no dashboard (its URLs answer 404 with a hint). Reloads live when still readable.',
+        'The CLI reads the same key from its config and proves the token with every operator command.',
+        'Unset = no dashboard (its URLs answer 404 with a hint) and every operator route answers 403 OPERATOR_TOKEN_REQUIRED: members holding the cluster secret cannot act as the operator. Reloads live when still readable.',
       ],
       type: 'file path',
       example: '/etc/tunmesh/operator.token',
@@ -401,6 +402,24 @@ const control = z
     }),
     dashboard: field(z.boolean().default(true), {
       description: 'Serve the live dashboard at /ui/ of the control API (needs operatorTokenFile). Reloads live.',
+    }),
+    metricsListen: field(listen().optional(), {
+      description: 'Serve /metrics over plain HTTP on this address instead of the control API port.',
+      details: [
+        'Unset = /metrics is on the API port and needs `Authorization: Bearer <token>` (metricsTokenFile or the operator token).',
+        'Set = the API port answers 404 for /metrics; this listener serves only GET /metrics, with the bearer token when metricsTokenFile is set and without one otherwise, so bind it to loopback or a network only the scraper reaches. Needs a restart.',
+      ],
+      type: 'ip:port',
+      example: '127.0.0.1:9567',
+    }),
+    metricsTokenFile: field(filePath().optional(), {
+      description: 'File holding a read-only bearer token for /metrics (a Prometheus bearer_token_file).',
+      details: [
+        'At least 32 characters after trimming; `tunmesh secret generate --out FILE` makes one. It opens /metrics and the full /health, nothing else. Needs a restart.',
+      ],
+      type: 'file path',
+      example: '/etc/tunmesh/metrics.token',
+      file: true,
     }),
   })
   .strict()

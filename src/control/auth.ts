@@ -131,10 +131,10 @@ function responseMac(
 export function signRequest(
   key: AuthKey,
   r: RequestParts & { from: string; to: string; now: number; nonce?: string },
-): { header: string; nonce: string } {
+): { header: string; nonce: string; sig: string } {
   const a = { from: r.from, to: r.to, ts: Math.floor(r.now), nonce: r.nonce ?? newNonce() };
   const sig = requestMac(key, r, a);
-  return { header: `v1 from=${a.from} to=${a.to} ts=${a.ts} nonce=${a.nonce} sig=${sig}`, nonce: a.nonce };
+  return { header: `v1 from=${a.from} to=${a.to} ts=${a.ts} nonce=${a.nonce} sig=${sig}`, nonce: a.nonce, sig };
 }
 
 export type Verified<T> =
@@ -147,14 +147,12 @@ function checkTime(ts: number, now: number): AuthFailure | undefined {
 }
 
 /**
- * Verifies a request header. The nonce is recorded only after the MAC verifies, so unauthenticated
- * traffic cannot fill the replay cache.
+ * What can be checked of a request before its body arrives: the header's format, its time window and
+ * that it is addressed to us. The server runs this first and buffers no body for a request that fails it.
  */
-export function verifyRequest(
-  key: AuthKey,
+export function precheckRequest(
   header: string | string[] | undefined,
-  r: RequestParts & { now: number; ownId: string; allowAnyRecipient: boolean },
-  nonces: NonceCache,
+  r: { now: number; ownId: string; allowAnyRecipient: boolean },
 ): Verified<RequestAuth> {
   if (header === undefined) return { ok: false, reason: 'missing' };
   const a = parseRequestAuth(header);
@@ -162,9 +160,41 @@ export function verifyRequest(
   const late = checkTime(a.ts, r.now);
   if (late) return { ok: false, reason: late };
   if (a.to !== r.ownId && !(a.to === '*' && r.allowAnyRecipient)) return { ok: false, reason: 'wrong_recipient' };
+  return { ok: true, auth: a };
+}
+
+/**
+ * The signature over the whole request, for a header that passed `precheckRequest`. The nonce is recorded
+ * only after the MAC verifies, so unauthenticated traffic cannot fill the replay cache.
+ */
+export function verifyPrechecked(
+  key: AuthKey,
+  a: RequestAuth,
+  r: RequestParts & { now: number },
+  nonces: NonceCache,
+): Verified<RequestAuth> {
   if (!macEquals(a.sig, requestMac(key, r, a))) return { ok: false, reason: 'bad_signature' };
   if (!nonces.admit(a.from, a.nonce, a.ts, r.now)) return { ok: false, reason: 'replayed' };
   return { ok: true, auth: a };
+}
+
+/** Verifies a request header and its signature (precheck, then MAC and replay cache). */
+export function verifyRequest(
+  key: AuthKey,
+  header: string | string[] | undefined,
+  r: RequestParts & { now: number; ownId: string; allowAnyRecipient: boolean },
+  nonces: NonceCache,
+): Verified<RequestAuth> {
+  const pre = precheckRequest(header, r);
+  return pre.ok ? verifyPrechecked(key, pre.auth, r, nonces) : pre;
+}
+
+/**
+ * The reason as callers without the secret may see it (metrics, answers): a request for another node id
+ * and a bad signature look the same, so failures do not tell which node ids exist.
+ */
+export function visibleReason(reason: AuthFailure): AuthFailure {
+  return reason === 'wrong_recipient' ? 'bad_signature' : reason;
 }
 
 export function signResponse(

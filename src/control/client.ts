@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { joinReplySchema, type GossipRequest, type JoinReply, type Reply, parseReply } from '../membership/messages.js';
 import { nodeRecordSchema, type NodeRecord } from '../membership/record.js';
 import { authHeaderName, deriveAuthKey, signRequest, verifyResponse, type AuthKey } from './auth.js';
+import { operatorHeaderName, operatorProof } from './operator-auth.js';
 import { clientTlsOptions, loadPem, type PemInput } from './tls.js';
 
 export interface ControlClientOptions {
@@ -36,6 +37,8 @@ export interface ControlRequest {
   readonly to?: string;
   readonly body?: unknown;
   readonly timeoutMs?: number;
+  /** Operator routes: the operator token, sent only as a proof bound to this request (operator-auth.ts). */
+  readonly operatorToken?: Secret<string>;
 }
 
 export interface ControlResponse {
@@ -47,7 +50,7 @@ export interface ControlResponse {
 }
 
 const errorForStatus = (status: number): ErrorCode =>
-  status === 401
+  status === 401 || status === 403 || status === 429
     ? 'AUTH_FAILED'
     : status === 404
       ? 'NOT_FOUND'
@@ -142,6 +145,7 @@ export class ControlClient {
         now: this.#now(),
       });
       headers[authHeaderName] = s.header;
+      if (r.operatorToken) headers[operatorHeaderName] = operatorProof(r.operatorToken, s.sig);
       nonce = s.nonce;
     }
     const timeoutMs = r.timeoutMs ?? this.#o.timeoutMs;
@@ -176,8 +180,14 @@ export class ControlClient {
 
   #finish(url: URL, r: ControlRequest, res: IncomingMessage, raw: Buffer, nonce: string): ControlResponse {
     const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300)
-      throw new TunmeshError(errorForStatus(status), `${url.origin}${url.pathname} answered ${status}`);
+    if (status < 200 || status >= 300) {
+      // The error code of a refusal (unsigned: it only names what to check, it is never acted on).
+      const code = /"error":"([A-Z_]{1,40})"/.exec(raw.subarray(0, 2048).toString('utf8'))?.[1];
+      throw new TunmeshError(
+        errorForStatus(status),
+        `${url.origin}${url.pathname} answered ${status}${code ? ` ${code}` : ''}`,
+      );
+    }
     let from: string | undefined;
     if (r.to !== undefined) {
       const v = verifyResponse(this.#key, res.headers[authHeaderName], {

@@ -47,7 +47,13 @@ export async function heldByMesh(o: {
     for (let round = 0; round < 5; round++) {
       for (const url of config.cluster.bootstrap) {
         try {
-          const res = await client.request(url, { method: 'GET', path: '/v1/status', to: '*' });
+          // /v1/addresses answers members; a node older than it only has /v1/status (then still open to them).
+          const res = await client
+            .request(url, { method: 'GET', path: '/v1/addresses', to: '*' })
+            .catch((e: unknown) => {
+              if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
+              return client.request(url, { method: 'GET', path: '/v1/status', to: '*' });
+            });
           const body = res.body as StatusShape;
           const held: HeldAddresses = new Map();
           addHeld(held, body.node?.name, body.node?.addresses);

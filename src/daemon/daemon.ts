@@ -8,6 +8,7 @@ import { parseHostPort, type Config } from '../config/index.js';
 import type { Secrets } from '../config/secrets.js';
 import { maskAddress, parseCidr as parseWireCidr } from '../wire/ip.js';
 import { ControlClient } from '../control/client.js';
+import { MetricsListener } from '../control/metrics-listener.js';
 import { ControlServer } from '../control/server.js';
 import { HttpsTransport } from '../control/transport.js';
 import type { HealthReport } from '../control/routes/route.js';
@@ -45,6 +46,7 @@ import { MemberEndpoints, effectiveKeepaliveSec } from './nat.js';
 import { SelfAddressWatcher, advertisedApiUrl, advertisedEndpoints, selfRecord } from './self-record.js';
 import { buildStatus, type StatusReport } from './status.js';
 import { Ops } from './ops.js';
+import { readTokenFile } from './reload.js';
 import { TransportWiring } from './transport.js';
 
 export interface Platform {
@@ -80,6 +82,7 @@ export class Daemon {
   #engine: DataPlaneEngine | undefined;
   #client: ControlClient | undefined;
   #server: ControlServer | undefined;
+  #metricsListener: MetricsListener | undefined;
   #membership: Membership | undefined;
   #self: NodeRecord | undefined;
   /** Mesh member id -> the public key its data-plane peer was installed with. */
@@ -257,6 +260,10 @@ export class Daemon {
         },
       );
     const apiListen = parseHostPort(config.control.listen, { allowPortZero: true })!;
+    // Read before the privilege drop, like the operator token; a new one needs a restart.
+    const scrapeToken = config.control.metricsTokenFile
+      ? await readTokenFile(config.control.metricsTokenFile, 'control.metricsTokenFile')
+      : undefined;
     // The record is needed by the server's handlers, but its API URL by the bound port: create the
     // membership lazily through the providers below, after the server is listening.
     const server = new ControlServer({
@@ -268,6 +275,9 @@ export class Daemon {
       metrics: this.metrics,
       logger: log,
       dashboard: this.#ops.dashboard,
+      operatorAuth: () => this.#ops?.operatorAuth,
+      scrapeToken: () => scrapeToken,
+      metricsOnApi: config.control.metricsListen === undefined,
       streams: (from, socket) => {
         const key = this.#memberKeys.get(from);
         return key !== undefined && this.#transport !== undefined && this.#transport.mux.acceptStream(key, socket);
@@ -286,6 +296,17 @@ export class Daemon {
     });
     this.#server = server;
     const bound = await server.start();
+    if (config.control.metricsListen) {
+      const ml = parseHostPort(config.control.metricsListen, { allowPortZero: true })!;
+      this.#metricsListener = new MetricsListener({
+        host: ml.host,
+        port: ml.port,
+        metricsText: () => this.metrics.text(),
+        token: scrapeToken,
+      });
+      const m = await this.#metricsListener.start();
+      log.info({ listen: `${m.host}:${m.port}` }, 'serving /metrics on its own address');
+    }
     const apiUrl = advertisedApiUrl(config, bound.port);
     const self = selfRecord(
       config,
@@ -549,6 +570,7 @@ export class Daemon {
     await this.#membership?.stop({ leave: true }).catch(() => undefined);
     this.#retention?.stop();
     await this.#server?.stop().catch(() => undefined);
+    await this.#metricsListener?.stop().catch(() => undefined);
     this.#client?.close();
     this.#ops?.stop();
     this.#dns?.close();

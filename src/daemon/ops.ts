@@ -58,6 +58,7 @@ export class Ops implements OpsProvider {
   readonly dashboard: DashboardHandler;
   readonly #d: OpsDeps;
   #auth: OperatorAuth | undefined;
+  #token: Secret<string> | undefined;
   #dashboardOn = false;
   readonly #handshaken = new Set<string>();
   readonly #seen = new Set<string>();
@@ -100,8 +101,16 @@ export class Ops implements OpsProvider {
     this.traffic.stop();
   }
 
+  /** The operator token in force (the control server checks operator routes against it). */
+  get operatorAuth(): OperatorAuth | undefined {
+    return this.#auth;
+  }
+
   setDashboard(token: Secret<string> | undefined, enabled: boolean): void {
-    this.#auth = token ? new OperatorAuth({ token }) : undefined;
+    // A reload that re-reads the same token keeps the sessions; a new token (or none) ends them all.
+    if (!token || !this.#auth?.tokenMatches(token.expose()))
+      this.#auth = token ? new OperatorAuth({ token }) : undefined;
+    this.#token = token;
     this.#dashboardOn = enabled && token !== undefined;
     if (this.#dashboardOn) this.dashboard.preload();
   }
@@ -281,6 +290,8 @@ export class Ops implements OpsProvider {
             path: '/v1/status',
             to: m.id,
             timeoutMs,
+            // Status is an operator route: other nodes show their links when they share this token.
+            operatorToken: this.#token,
           });
           if (res) data.set(m.id, res.body as StatusReport);
         } catch {

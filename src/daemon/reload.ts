@@ -94,18 +94,23 @@ export function describeConfigError(e: unknown): string {
 }
 
 /** Reads the operator token file: at least 32 characters after trimming. */
-export async function readOperatorToken(file: string): Promise<Secret<string>> {
+export function readOperatorToken(file: string): Promise<Secret<string>> {
+  return readTokenFile(file, 'control.operatorTokenFile');
+}
+
+/** Reads a token file (operator, metrics): at least 32 characters after trimming; errors name `key`. */
+export async function readTokenFile(file: string, key: string): Promise<Secret<string>> {
   let text: string;
   try {
     text = (await readFile(file, 'utf8')).trim();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TunmeshError('CONFIG_UNREADABLE', `control.operatorTokenFile: ${file} cannot be read (${code})`, {
+    throw new TunmeshError('CONFIG_UNREADABLE', `${key}: ${file} cannot be read (${code})`, {
       hint: 'create it with `tunmesh secret generate --out FILE`, readable by the daemon user',
     });
   }
   if (text.length < 32)
-    throw new TunmeshError('CONFIG_INVALID', `control.operatorTokenFile: the token in ${file} is too short`, {
+    throw new TunmeshError('CONFIG_INVALID', `${key}: the token in ${file} is too short`, {
       hint: 'use at least 32 characters; `tunmesh secret generate --out FILE` makes one',
     });
   return new Secret(text);

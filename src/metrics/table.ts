@@ -102,8 +102,28 @@ export const metricTable = {
   },
   control_auth_failures_total: {
     kind: 'counter',
-    help: 'Control requests or responses that failed authentication, by reason',
+    help: 'Control requests or responses that failed authentication, by reason (a request for another node id counts as bad_signature)',
     labels: ['reason'],
+  },
+  control_connections: {
+    kind: 'gauge',
+    help: 'Control-port connections held now (upgraded tls streams included)',
+    labels: [],
+  },
+  control_connections_refused_total: {
+    kind: 'counter',
+    help: 'Control-port connections closed at accept: per_source (the source holds its share) or full (only sources that authenticated before may use the reserve)',
+    labels: ['reason'],
+  },
+  control_body_bytes_in_flight: {
+    kind: 'gauge',
+    help: 'Request-body bytes the control server has reserved for reading now (beyond control.maxBodyBytesInFlight: 503)',
+    labels: [],
+  },
+  control_operator_failures_total: {
+    kind: 'counter',
+    help: 'Operator-token checks that failed (API operator routes, dashboard, /health, /metrics), by outcome: wrong, rate_limited, no_token',
+    labels: ['outcome'],
   },
   membership_messages_total: {
     kind: 'counter',

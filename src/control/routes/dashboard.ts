@@ -1,12 +1,13 @@
 // The dashboard under /ui/: static files from web/, the chart and graph libraries straight from their
 // npm packages (no bundler), and a JSON data API under /ui/api/. Everything answers 401 without the
 // operator token (control/operator-auth.ts), and 404 with a hint when no token is configured or the
-// dashboard is switched off. Read-only: nothing here changes the node.
+// dashboard is switched off. Wrong tokens are rate limited per source address (429). Read-only: nothing
+// here changes the node.
 //
 //   GET  /ui/                 the page (401 = login form)
 //   POST /ui/login            form field `token` → session cookie, 303 to /ui/
 //   GET  /ui/?token=…         one-time exchange → session cookie, 303 to /ui/ (the token leaves the URL)
-//   POST /ui/logout           clears the cookie
+//   POST /ui/logout           ends the session on the node and clears the cookie
 //   GET  /ui/api/overview     node, health, topology, peers
 //   GET  /ui/api/history      per-peer rate/RTT series
 //   GET  /ui/api/events?after=SEQ
@@ -16,7 +17,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../base/log.js';
-import { clearSessionCookie, type OperatorAuth } from '../operator-auth.js';
+import { FailureLimiter } from '../failure-limit.js';
+import { bearerOf, clearSessionCookie, type OperatorAuth } from '../operator-auth.js';
 
 export interface DashboardProviders {
   /** The operator auth in force; undefined when no token is configured. */
@@ -81,6 +83,7 @@ const disabledHint =
 export class DashboardHandler {
   readonly #p: DashboardProviders;
   readonly #log: Logger | undefined;
+  readonly #failures = new FailureLimiter();
   #assets: Map<string, Asset> | undefined;
 
   constructor(p: DashboardProviders, log?: Logger) {
@@ -115,19 +118,37 @@ export class DashboardHandler {
     if (path === '/ui') return this.#redirect(res, '/ui/');
     if (path === '/ui/login.css' && req.method === 'GET')
       return this.#send(res, 200, 'text/css; charset=utf-8', loginCss);
+    const source = [req.socket.remoteAddress ?? ''];
+    const limited = () => this.#failures.blocked(source, Date.now());
+    const wrong = (page: boolean) => {
+      this.#failures.fail(source, Date.now());
+      return page
+        ? this.#send(res, 401, 'text/html; charset=utf-8', loginPage('Wrong token.'))
+        : this.#send(res, 401, 'application/json', { error: 'AUTH_FAILED' });
+    };
+    const tokenGiven =
+      (path === '/ui/login' && req.method === 'POST') || url.searchParams.has('token') || bearerOf(req) !== undefined;
+    if (tokenGiven && limited())
+      return this.#send(res, 429, 'application/json', {
+        error: 'RATE_LIMITED',
+        hint: 'too many wrong tokens: wait a minute',
+      });
     if (path === '/ui/login' && req.method === 'POST') {
       const body = await readSmallBody(req, 4096);
       const token = body === undefined ? '' : (new URLSearchParams(body).get('token') ?? '');
-      if (!auth.tokenMatches(token)) return this.#send(res, 401, 'text/html; charset=utf-8', loginPage('Wrong token.'));
+      if (!auth.tokenMatches(token)) return wrong(true);
       return this.#redirect(res, '/ui/', auth.sessionCookie());
     }
-    if (path === '/ui/logout' && req.method === 'POST') return this.#redirect(res, '/ui/', clearSessionCookie);
+    if (path === '/ui/logout' && req.method === 'POST') {
+      auth.endSession(req);
+      return this.#redirect(res, '/ui/', clearSessionCookie);
+    }
     if (path === '/ui/' && req.method === 'GET' && url.searchParams.has('token')) {
-      if (!auth.tokenMatches(url.searchParams.get('token') ?? ''))
-        return this.#send(res, 401, 'text/html; charset=utf-8', loginPage('Wrong token.'));
+      if (!auth.tokenMatches(url.searchParams.get('token') ?? '')) return wrong(true);
       return this.#redirect(res, '/ui/', auth.sessionCookie());
     }
     if (req.method !== 'GET') return this.#send(res, 405, 'application/json', { error: 'METHOD_NOT_ALLOWED' });
+    if (bearerOf(req) !== undefined && !auth.check(req).ok) return wrong(!path.startsWith('/ui/api/'));
     if (!auth.check(req).ok) {
       if (path.startsWith('/ui/api/')) return this.#send(res, 401, 'application/json', { error: 'AUTH_FAILED' });
       return this.#send(res, 401, 'text/html; charset=utf-8', loginPage('Sign in with the operator token.'));

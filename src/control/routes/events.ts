@@ -1,4 +1,4 @@
-// GET /v1/events — the node's recent events (joins, leaves, handshakes, rekeys, fallbacks, reloads).
+// GET /v1/events — the node's recent events (joins, leaves, handshakes, rekeys, fallbacks, reloads); an operator route.
 import type { OpsProvider } from './route.js';
 import { defineRoute } from './route.js';
 
@@ -8,6 +8,7 @@ export function eventsRoute(p: Pick<OpsProvider, 'events'>) {
     method: 'GET',
     path: '/v1/events',
     auth: true,
+    operator: true,
     async handle() {
       return { status: 200, body: p.events(0) };
     },

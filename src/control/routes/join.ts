@@ -12,6 +12,8 @@ export function joinRoute(p: Pick<ControlProviders, 'membership'>) {
     path: '/v1/join',
     auth: true,
     anyRecipient: true,
+    // One record: far below the 1 MiB a gossip push may need.
+    maxBodyBytes: 64 * 1024,
     body: nodeRecordSchema,
     async handle({ from, body }) {
       if (body.id !== from) throw new TunmeshError('API_BAD_REQUEST', 'record id differs from the sender');

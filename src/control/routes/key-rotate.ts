@@ -1,7 +1,8 @@
 // POST /v1/key/rotate {privateKey, operatorToken} — swap this node's static WireGuard key live
-// (`tunmesh keys rotate`); {check: true, operatorToken} only asks whether a rotation would be accepted. Signed with the cluster secret like every operator route, and in addition
-// gated by the operator token: every node holds the cluster secret, and a node that could hand another
-// one a key it chose could impersonate it. Both secrets are wrapped at once and never echoed, logged or
+// (`tunmesh keys rotate`); {check: true, operatorToken} only asks whether a rotation would be accepted.
+// An operator route like status or reload (signature + the operator token's proof header, checked and
+// rate limited by the server), and the body's token is compared once more by the daemon: every node
+// holds the cluster secret, and a node that could hand another one a key it chose could impersonate it. Both secrets are wrapped at once and never echoed, logged or
 // put in an error; the answer says ok with the new public key, or why the node kept its key.
 import { z } from 'zod';
 import { Secret } from '../../base/secret.js';
@@ -25,6 +26,8 @@ export function keyRotateRoute(p: Required<Pick<OpsProvider, 'rotateKey'>>) {
     method: 'POST',
     path: '/v1/key/rotate',
     auth: true,
+    operator: true,
+    maxBodyBytes: 4096,
     body: keyRotateRequestSchema as z.ZodType<KeyRotateRequest>,
     async handle({ body }) {
       const token = new Secret(body.operatorToken);

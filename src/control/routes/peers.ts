@@ -1,4 +1,4 @@
-// GET /v1/peers — the peers table (`tunmesh peers`), signed with the cluster secret like status.
+// GET /v1/peers — the peers table (`tunmesh peers`): an operator route (signature + operator token).
 import type { OpsProvider } from './route.js';
 import { defineRoute } from './route.js';
 
@@ -8,6 +8,7 @@ export function peersRoute(p: Pick<OpsProvider, 'peers'>) {
     method: 'GET',
     path: '/v1/peers',
     auth: true,
+    operator: true,
     async handle() {
       return { status: 200, body: p.peers() };
     },

@@ -1,5 +1,5 @@
 // POST /v1/ping {node, count, timeoutMs} — round trips through the mesh from this node to another
-// (`tunmesh ping`). 404 with a hint when the node is unknown.
+// (`tunmesh ping`); an operator route. 404 with a hint when the node is unknown.
 import { z } from 'zod';
 import { TunmeshError } from '../../base/errors.js';
 import type { OpsProvider } from './route.js';
@@ -20,6 +20,8 @@ export function pingRoute(p: Pick<OpsProvider, 'ping'>) {
     method: 'POST',
     path: '/v1/ping',
     auth: true,
+    operator: true,
+    maxBodyBytes: 4096,
     body: pingRequestSchema as z.ZodType<PingRequest>,
     async handle({ body }) {
       try {

@@ -50,6 +50,8 @@ export interface RouteContext<B> {
   /** The authenticated sender; '' on unauthenticated routes. */
   readonly from: string;
   readonly body: B;
+  /** The caller showed the operator token (operator routes always; /health when a bearer token came). */
+  readonly operator?: boolean;
 }
 
 export interface Route<B = unknown> {
@@ -58,6 +60,15 @@ export interface Route<B = unknown> {
   readonly method: 'GET' | 'POST';
   readonly path: string;
   readonly auth: boolean;
+  /**
+   * An operator action: besides the cluster-secret signature it needs the operator token's proof
+   * (control/operator-auth.ts), since every member holds the cluster secret.
+   */
+  readonly operator?: boolean;
+  /** Needs a scrape token (control.metricsTokenFile or the operator token) as a bearer: /metrics. */
+  readonly scrape?: boolean;
+  /** Largest request body (default auth.maxBodyBytes); GET routes take none. */
+  readonly maxBodyBytes?: number;
   /** `to=*` accepted (only join: the caller does not know who is behind a bootstrap URL). */
   readonly anyRecipient?: boolean;
   /** Schema of the JSON body (POST routes). */

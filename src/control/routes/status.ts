@@ -1,5 +1,7 @@
-// GET /v1/status — what the daemon's status provider returns (node + peers); `tunmesh status` reads it,
-// signed with the cluster secret as from=cli.
+// GET /v1/status — what the daemon's status provider returns (node + peers); `tunmesh status` reads it.
+// An operator route: the cluster-secret signature and the operator token's proof (every member holds the
+// cluster secret; per-peer traffic and endpoints are the operator's to read). Members that need to know
+// which overlay addresses are held ask GET /v1/addresses instead.
 import type { ControlProviders } from './route.js';
 import { defineRoute } from './route.js';
 
@@ -9,9 +11,7 @@ export function statusRoute(p: Pick<ControlProviders, 'status'>) {
     method: 'GET',
     path: '/v1/status',
     auth: true,
-    // Read-only and still signed with the cluster secret: a joining node asks a bootstrap node whose id it
-    // does not know yet which overlay addresses are held (daemon/addresses.ts).
-    anyRecipient: true,
+    operator: true,
     async handle() {
       return { status: 200, body: await p.status() };
     },

@@ -21,12 +21,26 @@ export interface StreamUpgradeContext {
   readonly now: number;
   readonly accept: StreamAcceptor | undefined;
   readonly authFailed: (reason: AuthFailure) => void;
+  /** The signature verified: the source may use the reserved connection slots (control/admission.ts). */
+  readonly authenticated?: () => void;
   readonly counted: (status: number) => void;
 }
 
+/** Time a refused upgrade's answer gets to leave before its socket is destroyed anyway. */
+const refuseLingerMs = 1000;
+
+/**
+ * Answers and destroys the socket. After an upgrade the HTTP server's timeouts no longer apply, so a
+ * socket that was only end()ed stayed half-open for as long as the client kept it (security review 2,
+ * finding 5: 4021 refused upgrades held 4052 fds).
+ */
 function refuse(socket: Duplex, status: number, text: string): void {
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  else socket.destroy();
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+  setTimeout(() => socket.destroy(), refuseLingerMs).unref();
 }
 
 export function handleStreamUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, c: StreamUpgradeContext): void {
@@ -47,6 +61,7 @@ export function handleStreamUpgrade(req: IncomingMessage, socket: Duplex, head: 
     c.counted(401);
     return refuse(socket, 401, 'Unauthorized');
   }
+  c.authenticated?.();
   const from = v.auth.from;
   if (from === c.nodeId || !c.accept(from, socket)) {
     c.counted(409);
