@@ -71,6 +71,7 @@ say "secrets: cluster secret, self-signed TLS certificate, one config per node (
 tunmesh secret generate >"$work/cluster.secret"
 chmod 600 "$work/cluster.secret"
 tunmesh cert generate --out-dir "$work" --cn tunmesh-demo >/dev/null
+# Operator commands (status, peers, ping, reload) and the dashboard need the operator token (not the cluster secret).
 tunmesh secret generate --out "$work/operator.token" >/dev/null
 i=0
 for n in "${nodes[@]}"; do
@@ -81,8 +82,8 @@ for n in "${nodes[@]}"; do
     --listen "198.18.100.$i:51820" --api-listen "198.18.100.$i:4567" "${boot[@]}" \
     --secret-file "$work/cluster.secret" --cert "$work/cert.pem" --key "$work/key.pem" \
     --uid 65534 --gid 65534 >"$work/$n.yaml"
-  # node a serves the dashboard: it needs an operator token (not the cluster secret)
-  [ "$n" = a ] && sed -i "s|^control:\$|control:\n  operatorTokenFile: $work/operator.token|" "$work/$n.yaml"
+  # every node: the CLI's operator commands need the token (node a also serves the dashboard with it)
+  sed -i "s|^control:\$|control:\n  operatorTokenFile: $work/operator.token|" "$work/$n.yaml"
   tunmesh config check "$work/$n.yaml" >/dev/null
 done
 chmod 755 "$work"
@@ -135,8 +136,8 @@ echo "  a -> b: $(in_ns a node "$root/scripts/demo-throughput.mjs" send 198.19.1
 
 say "dashboard and observability (node a's control API, inside namespace $P-a)"
 echo "  dashboard: https://198.18.100.1:4567/ui/   operator token in $work/operator.token"
-echo "  health:    https://198.18.100.1:4567/health"
-echo "  metrics:   https://198.18.100.1:4567/metrics"
+echo "  health:    https://198.18.100.1:4567/health   (the breakdown with Authorization: Bearer <operator token>)"
+echo "  metrics:   https://198.18.100.1:4567/metrics  (Authorization: Bearer <operator token>)"
 # shellcheck disable=SC2016
 in_ns a node -e '
   const https = require("node:https");

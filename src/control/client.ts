@@ -124,8 +124,9 @@ export class ControlClient {
     return r.data;
   }
 
-  async status(url: string, to: string): Promise<unknown> {
-    return (await this.request(url, { method: 'GET', path: '/v1/status', to })).body;
+  /** A node's status: an operator route, so it needs the operator token. */
+  async status(url: string, to: string, operatorToken?: Secret<string>): Promise<unknown> {
+    return (await this.request(url, { method: 'GET', path: '/v1/status', to, operatorToken })).body;
   }
 
   #attempt(baseUrl: string, r: ControlRequest): Promise<ControlResponse> {

@@ -63,7 +63,11 @@ export class AttackLab {
    * attacker's namespace sees nothing of the victim but its answers to the attack).
    */
   async drops(node = 'n1', from = 'n2'): Promise<Record<string, number>> {
-    const r = await this.script(this.lab.node(from).ns, 'hostile-probe.ts', ['metrics', this.mesh.apiUrl(node)]);
+    const r = await this.script(this.lab.node(from).ns, 'hostile-probe.ts', [
+      'metrics',
+      this.mesh.apiUrl(node),
+      this.mesh.operatorTokenFile,
+    ]);
     return lastJson(r.stdout);
   }
 

@@ -3,13 +3,16 @@
 //
 //   udp HOST PORT COUNT SEED   random datagrams + truncated/garbled handshake messages; counts replies
 //   api URL SECRETFILE NODEID   unauthenticated, expired, future, replayed, wrongly signed, tampered requests
-//   metrics URL                 the node's packets_dropped_total by reason
-//   metric URL NAME             every series of metric NAME: {labels text: value}
+//   member-ops URL SECRETFILE NODEID [TOKENFILE]
+//                               every operator route signed as member n2 (with the operator token when given)
+//   metrics URL TOKENFILE       the node's packets_dropped_total by reason (TOKENFILE: bearer for /metrics)
+//   metric URL NAME TOKENFILE   every series of metric NAME: {labels text: value}
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { Secret } from '../../src/base/secret.js';
 import { authHeaderName, deriveAuthKey, signRequest } from '../../src/control/auth.js';
+import { operatorHeaderName, operatorProof } from '../../src/control/operator-auth.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -85,11 +88,11 @@ function httpsCall(
  * declared length alone. (Streaming the whole body races the server closing the connection after its
  * 413, which the client may see as a reset instead of the answer.)
  */
-function declaredOversize(url: string, path: string, bytes: number): Promise<number> {
+function declaredOversize(url: string, path: string, bytes: number, auth: string): Promise<number> {
   return new Promise((res) => {
     const req = request(new URL(path, url), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': String(bytes) },
+      headers: { 'content-type': 'application/json', 'content-length': String(bytes), [authHeaderName]: auth },
       rejectUnauthorized: false,
       timeout: 5000,
     });
@@ -106,7 +109,8 @@ function declaredOversize(url: string, path: string, bytes: number): Promise<num
 async function apiMode(url: string, secretFile: string, nodeId: string): Promise<void> {
   const key = deriveAuthKey(new Secret(readFileSync(secretFile, 'utf8').trim()));
   const wrongKey = deriveAuthKey(new Secret('x'.repeat(40)));
-  const path = '/v1/status';
+  // A member route: signed requests are served without the operator token.
+  const path = '/v1/node';
   const sign = (k = key, now = Date.now(), p = path, nonce?: string) =>
     signRequest(k, {
       method: 'GET',
@@ -124,7 +128,7 @@ async function apiMode(url: string, secretFile: string, nodeId: string): Promise
   results.wrongSecret = await httpsCall(url, 'GET', path, { [authHeaderName]: sign(wrongKey) });
   results.expired = await httpsCall(url, 'GET', path, { [authHeaderName]: sign(key, Date.now() - 120_000) });
   results.future = await httpsCall(url, 'GET', path, { [authHeaderName]: sign(key, Date.now() + 120_000) });
-  results.tamperedPath = await httpsCall(url, 'GET', '/v1/node', { [authHeaderName]: sign() });
+  results.tamperedPath = await httpsCall(url, 'GET', '/v1/addresses', { [authHeaderName]: sign() });
   const once = sign();
   results.first = await httpsCall(url, 'GET', path, { [authHeaderName]: once });
   results.replayed = await httpsCall(url, 'GET', path, { [authHeaderName]: once });
@@ -145,14 +149,47 @@ async function apiMode(url: string, secretFile: string, nodeId: string): Promise
     Buffer.from('{"x":1}'),
   );
   results.randomPath = await httpsCall(url, 'GET', '/registrations', {});
-  results.oversized = await declaredOversize(url, '/v1/join', 2 * 1024 * 1024);
+  const joinAuth = signRequest(key, {
+    method: 'POST',
+    path: '/v1/join',
+    body,
+    from: 'probe',
+    to: '*',
+    now: Date.now(),
+  });
+  results.oversized = await declaredOversize(url, '/v1/join', 2 * 1024 * 1024, joinAuth.header);
   results.health = await httpsCall(url, 'GET', '/health', {});
   console.log(JSON.stringify(results));
 }
 
-function scrape(url: string): Promise<string> {
+/** Every operator route, signed by member `n2` with the cluster secret; the operator proof only with a token. */
+async function memberOpsMode(url: string, secretFile: string, nodeId: string, tokenFile?: string): Promise<void> {
+  const key = deriveAuthKey(new Secret(readFileSync(secretFile, 'utf8').trim()));
+  const token = tokenFile ? new Secret(readFileSync(tokenFile, 'utf8').trim()) : undefined;
+  const calls: [string, string, string | undefined][] = [
+    ['reload', '/v1/reload', '{}'],
+    ['ping', '/v1/ping', JSON.stringify({ node: 'n2', count: 1, timeoutMs: 500 })],
+    ['events', '/v1/events', undefined],
+    ['peers', '/v1/peers', undefined],
+    ['status', '/v1/status', undefined],
+    ['keyRotate', '/v1/key/rotate', JSON.stringify({ check: true, operatorToken: 'x'.repeat(40) })],
+  ];
+  const results: Record<string, number> = {};
+  for (const [name, path, text] of calls) {
+    const method = text === undefined ? 'GET' : 'POST';
+    const body = Buffer.from(text ?? '');
+    const s = signRequest(key, { method, path, body, from: 'n2', to: nodeId, now: Date.now() });
+    const headers: Record<string, string> = { [authHeaderName]: s.header, 'content-type': 'application/json' };
+    if (token) headers[operatorHeaderName] = operatorProof(token, s.sig);
+    results[name] = await httpsCall(url, method, path, headers, text === undefined ? undefined : body);
+  }
+  console.log(JSON.stringify(results));
+}
+
+function scrape(url: string, tokenFile: string): Promise<string> {
+  const authorization = `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`;
   return new Promise<string>((res, rej) => {
-    request(new URL('/metrics', url), { rejectUnauthorized: false }, (resp) => {
+    request(new URL('/metrics', url), { rejectUnauthorized: false, headers: { authorization } }, (resp) => {
       let s = '';
       resp.on('data', (d: Buffer) => (s += d.toString()));
       resp.on('end', () => res(s));
@@ -162,16 +199,16 @@ function scrape(url: string): Promise<string> {
   });
 }
 
-async function metricMode(url: string, name: string): Promise<void> {
-  const text = await scrape(url);
+async function metricMode(url: string, name: string, tokenFile: string): Promise<void> {
+  const text = await scrape(url, tokenFile);
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^([a-z_0-9]+)(\{[^}]*\})? (\S+)$/gm))
     if (m[1] === name) out[m[2] ?? ''] = Number(m[3]);
   console.log(JSON.stringify(out));
 }
 
-async function metricsMode(url: string): Promise<void> {
-  const text = await scrape(url);
+async function metricsMode(url: string, tokenFile: string): Promise<void> {
+  const text = await scrape(url, tokenFile);
   const drops: Record<string, number> = {};
   for (const m of text.matchAll(/^tunmesh_packets_dropped_total\{reason="([a-z_0-9]+)"\} (\d+(?:\.\d+)?)$/gm))
     drops[m[1]!] = Number(m[2]);
@@ -181,6 +218,7 @@ async function metricsMode(url: string): Promise<void> {
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'udp') await udpMode(args[0]!, Number(args[1]), Number(args[2]), Number(args[3] ?? 1));
 else if (mode === 'api') await apiMode(args[0]!, args[1]!, args[2]!);
-else if (mode === 'metrics') await metricsMode(args[0]!);
-else if (mode === 'metric') await metricMode(args[0]!, args[1]!);
+else if (mode === 'member-ops') await memberOpsMode(args[0]!, args[1]!, args[2]!, args[3]);
+else if (mode === 'metrics') await metricsMode(args[0]!, args[1]!);
+else if (mode === 'metric') await metricMode(args[0]!, args[1]!, args[2]!);
 else throw new Error(`unknown mode ${mode}`);

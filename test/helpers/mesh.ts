@@ -76,6 +76,8 @@ export class Mesh {
     await chmod(dir, 0o755);
     const mesh = new Mesh(lab, dir, opts);
     await writeFile(join(dir, 'cluster.secret'), await runCliHost(['secret', 'generate']), { mode: 0o600 });
+    // Operator commands (status, peers, ping, reload, ...) need the operator token besides the secret.
+    await writeFile(mesh.operatorTokenFile, await runCliHost(['secret', 'generate']), { mode: 0o600 });
     await runCliHost(['cert', 'generate', '--out-dir', dir, '--cn', 'tunmesh-test']);
     for (const n of lab.nodes) await mesh.writeConfig(n.name);
     return mesh;
@@ -97,6 +99,9 @@ export class Mesh {
   }
   apiUrl(node: string): string {
     return `https://${this.lab.node(node).ipv4}:${this.apiPort}`;
+  }
+  get operatorTokenFile(): string {
+    return join(this.dir, 'operator.token');
   }
   configFile(node: string): string {
     return join(this.dir, `${node}.yaml`);
@@ -130,6 +135,7 @@ export class Mesh {
     const runAs = this.opts.runAs === undefined ? 65534 : this.opts.runAs;
     if (runAs === null) delete config.process;
     else if (runAs !== 'init') config.process = { uid: runAs, gid: runAs };
+    config.control = { ...config.control, operatorTokenFile: this.operatorTokenFile };
     // Without TUNMESH_TEST_ENGINE the config keeps its default, so the default itself is what runs.
     if (process.env.TUNMESH_TEST_ENGINE) config.dataplane = { ...config.dataplane, engine: testEngine() };
     this.opts.patch?.(node, config);
@@ -168,12 +174,23 @@ export class Mesh {
     return JSON.parse(r.stdout) as Status;
   }
 
-  /** The node's Prometheus text, fetched from inside its namespace (the API is not reachable from outside). */
+  /**
+   * The node's Prometheus text, fetched from inside its namespace (the API is not reachable from outside),
+   * with the operator token as the bearer /metrics needs on the API port.
+   */
   async metricsText(node: string): Promise<string> {
-    const script = `require('node:https').get(process.argv[1] + '/metrics', { rejectUnauthorized: false }, (r) => {
+    const script = `const token = require('node:fs').readFileSync(process.argv[2], 'utf8').trim();
+    require('node:https').get(process.argv[1] + '/metrics', { rejectUnauthorized: false, headers: { authorization: 'Bearer ' + token } }, (r) => {
       let s = ''; r.on('data', (d) => (s += d)).on('end', () => process.stdout.write(s));
     }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
-    return (await this.lab.exec(this.lab.node(node).ns, process.execPath, ['-e', script, this.apiUrl(node)])).stdout;
+    return (
+      await this.lab.exec(this.lab.node(node).ns, process.execPath, [
+        '-e',
+        script,
+        this.apiUrl(node),
+        this.operatorTokenFile,
+      ])
+    ).stdout;
   }
 
   async alivePeers(node: string): Promise<string[]> {

@@ -118,7 +118,8 @@ function rssMiB(pid: number): number {
 /** The series of metric `name` at `node`, read from n2. */
 const metric = async (node: string, name: string) =>
   lastJson<Record<string, number>>(
-    (await t.script(lab.node('n2').ns, 'hostile-probe.ts', ['metric', mesh.apiUrl(node), name])).stdout,
+    (await t.script(lab.node('n2').ns, 'hostile-probe.ts', ['metric', mesh.apiUrl(node), name, mesh.operatorTokenFile]))
+      .stdout,
   );
 
 // The row's flood lasts 60 s; npm test runs 14 s of it (TUNMESH_R22_SECONDS=60 for the full row).

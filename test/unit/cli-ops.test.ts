@@ -3,6 +3,8 @@
 // topology the dashboard draws, and the CLI's answers when no daemon is listening.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { silentLogger } from '../../src/base/log.js';
 import { net } from '../../src/base/constants.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
@@ -278,6 +280,15 @@ test('operator commands without a running daemon say what to do next', async () 
   const f = await makeConfigFixture({ prefix: 'tp9-cli-ops-' });
   try {
     f.data.control.listen = '127.0.0.1:1'; // nothing listens on port 1
+    await f.write();
+    // Operator commands need the operator token: without control.operatorTokenFile the CLI says so.
+    for (const args of [['status'], ['peers'], ['ping', 'b'], ['reload']]) {
+      const r = await runCli([...args, '-c', f.file]);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, /^error: operator commands need the operator token.*control\.operatorTokenFile/m);
+    }
+    await writeFile(join(f.dir, 'operator.token'), `${'t'.repeat(40)}\n`, { mode: 0o600 });
+    (f.data.control as Record<string, unknown>).operatorTokenFile = 'operator.token';
     await f.write();
     for (const args of [['peers'], ['ping', 'b'], ['reload']]) {
       const r = await runCli([...args, '-c', f.file]);

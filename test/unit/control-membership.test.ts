@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Secret } from '../../src/base/secret.js';
 import { ControlClient } from '../../src/control/client.js';
+import { OperatorAuth } from '../../src/control/operator-auth.js';
 import { ControlServer } from '../../src/control/server.js';
 import { HttpsTransport } from '../../src/control/transport.js';
 import { Membership, type MembershipClock } from '../../src/membership/membership.js';
@@ -29,6 +30,9 @@ const options = {
 };
 
 const secret = new Secret('two-node-https-test-secret-0123456789');
+
+const operatorToken = new Secret('operator-token-for-tests-0123456789abcdef');
+const operatorAuth = new OperatorAuth({ token: operatorToken });
 
 async function until(cond: () => boolean, capMs = 15_000): Promise<void> {
   const start = Date.now();
@@ -60,6 +64,7 @@ async function startNode(name: string, cert: TestCert, bootstrap: string[], inde
     tls: { cert: cert.cert, key: cert.key },
     host: '127.0.0.1',
     port: 0,
+    operatorAuth: () => operatorAuth,
     providers: {
       health: () => ({ ok: true }),
       metricsText: () => '',
@@ -123,9 +128,12 @@ test('two nodes over HTTPS: join, see each other, spread a record change, detect
     b.membership.updateSelf({ endpoints: ['198.18.0.22:51820'] });
     await until(() => a.membership.peers().find((p) => p.id === 'node-b')?.endpoints[0] === '198.18.0.22:51820');
 
-    // The CLI view: status signed as "cli".
+    // The CLI view: status signed as "cli", with the operator token's proof.
     const cli = await ControlClient.create({ nodeId: 'cli', secret, trust: cert.cert, timeoutMs: 2000 });
-    const status = (await cli.status(a.url, 'node-a')) as { node: NodeRecord; peers: { id: string; state: string }[] };
+    const status = (await cli.status(a.url, 'node-a', operatorToken)) as {
+      node: NodeRecord;
+      peers: { id: string; state: string }[];
+    };
     cli.close();
     assert.equal(status.node.id, 'node-a');
     // On a loaded machine a short probe period can briefly suspect b; the view must still list it as live.

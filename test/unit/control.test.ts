@@ -8,6 +8,7 @@ import { auth } from '../../src/base/constants.js';
 import { Secret } from '../../src/base/secret.js';
 import { ControlServer } from '../../src/control/server.js';
 import { ControlClient } from '../../src/control/client.js';
+import { OperatorAuth } from '../../src/control/operator-auth.js';
 import { authHeaderName, deriveAuthKey, signRequest, signResponse } from '../../src/control/auth.js';
 import type { GossipRequest, JoinReply, MembershipHandler, Reply } from '../../src/membership/messages.js';
 import type { NodeRecord } from '../../src/membership/record.js';
@@ -18,6 +19,8 @@ const secretText = 'cluster-secret-for-tests-0123456789abcdef';
 const secret = new Secret(secretText);
 const key = deriveAuthKey(secret);
 const wrongKey = deriveAuthKey(new Secret('not-the-cluster-secret-0123456789abcdef'));
+const operatorToken = new Secret('operator-token-for-tests-0123456789abcdef');
+const scrapeToken = new Secret('scrape-token-for-tests-0123456789abcdef');
 
 const record = (id: string): NodeRecord => ({
   id,
@@ -35,6 +38,7 @@ let cert: TestCert;
 let server: ControlServer;
 let base: string;
 let healthy = true;
+const operatorAuthNow = new OperatorAuth({ token: operatorToken });
 const metrics = new Metrics();
 const calls: string[] = [];
 
@@ -59,6 +63,8 @@ before(async () => {
     host: '127.0.0.1',
     port: 0,
     metrics,
+    operatorAuth: () => operatorAuthNow,
+    scrapeToken: () => scrapeToken,
     providers: {
       health: () => ({ ok: healthy, membership: { joined: healthy } }),
       metricsText: () => metrics.text(),
@@ -128,22 +134,34 @@ async function stillUp(): Promise<void> {
   assert.equal(h.status, 200);
 }
 
-test('/health answers 200 or 503 with a JSON breakdown, without auth', async () => {
+test('/health says only ok / not ok without credentials; the breakdown needs the operator or scrape token', async () => {
   const ok = await raw('GET', '/health');
   assert.equal(ok.status, 200);
-  assert.deepEqual(JSON.parse(ok.body), { ok: true, membership: { joined: true } });
+  assert.deepEqual(JSON.parse(ok.body), { ok: true });
+  const full = await raw('GET', '/health', { headers: { authorization: `Bearer ${operatorToken.expose()}` } });
+  assert.deepEqual(JSON.parse(full.body), { ok: true, membership: { joined: true } });
+  const scraper = await raw('GET', '/health', { headers: { authorization: `Bearer ${scrapeToken.expose()}` } });
+  assert.deepEqual(JSON.parse(scraper.body), { ok: true, membership: { joined: true } });
+  const wrong = await raw('GET', '/health', { headers: { authorization: `Bearer ${'w'.repeat(40)}` } });
+  assert.deepEqual(JSON.parse(wrong.body), { ok: true });
   healthy = false;
   const bad = await raw('GET', '/health');
   healthy = true;
   assert.equal(bad.status, 503);
-  assert.equal(JSON.parse(bad.body).ok, false);
+  assert.deepEqual(JSON.parse(bad.body), { ok: false });
 });
 
-test('/metrics answers Prometheus text without auth', async () => {
-  const m = await raw('GET', '/metrics');
-  assert.equal(m.status, 200);
-  assert.match(String(m.headers['content-type']), /^text\/plain/);
-  assert.match(m.body, /# TYPE tunmesh_control_requests_total counter/);
+test('/metrics needs a bearer token (scrape or operator); without one 401 with a hint and no metric', async () => {
+  for (const t of [scrapeToken, operatorToken]) {
+    const m = await raw('GET', '/metrics', { headers: { authorization: `Bearer ${t.expose()}` } });
+    assert.equal(m.status, 200);
+    assert.match(String(m.headers['content-type']), /^text\/plain/);
+    assert.match(m.body, /# TYPE tunmesh_control_requests_total counter/);
+  }
+  const none = await raw('GET', '/metrics');
+  assert.equal(none.status, 401);
+  assert.match(JSON.parse(none.body).hint, /control\.metricsTokenFile/);
+  assert.ok(!none.body.includes('tunmesh_'));
 });
 
 test('a correctly signed gossip request is served and its response is signed', async () => {
@@ -168,8 +186,9 @@ test('every kind of bad authentication gets 401 with no detail, is counted, and 
     ['bad_signature', signedHeaders('POST', path, body, {}, wrongKey), body],
     ['bad_signature', valid, Buffer.from(JSON.stringify({ type: 'ping', from: 'peer-1', updates: [], x: 1 }))],
     ['bad_signature', signedHeaders('POST', '/v1/join', body), body],
-    ['wrong_recipient', signedHeaders('POST', path, body, { to: 'someone-else' }), body],
-    ['wrong_recipient', signedHeaders('POST', path, body, { to: '*' }), body],
+    // A request for another node id counts (and answers) as a bad signature: no oracle for node ids.
+    ['bad_signature', signedHeaders('POST', path, body, { to: 'someone-else' }), body],
+    ['bad_signature', signedHeaders('POST', path, body, { to: '*' }), body],
   ];
   const before = calls.length;
   for (const [reason, headers, b] of cases) {
@@ -215,14 +234,15 @@ test('unknown paths and methods get 404 without detail, with or without auth', a
 });
 
 test('oversized bodies get 413, declared or streamed, and the server stays up', async () => {
+  const big = Buffer.alloc(auth.maxBodyBytes + 1, 0x20);
   const declared = await raw('POST', '/v1/gossip', {
-    headers: { 'content-length': auth.maxBodyBytes + 1, 'content-type': 'application/json' },
+    headers: { ...signedHeaders('POST', '/v1/gossip', big), 'content-length': auth.maxBodyBytes + 1 },
     body: Buffer.alloc(auth.maxBodyBytes + 1, 0x20),
   }).catch((e: Error) => ({ status: -1, body: e.message, headers: {} }));
   assert.equal(declared.status, 413);
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   const streamed = await raw('POST', '/v1/join', {
-    headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/json' },
+    headers: { ...signedHeaders('POST', '/v1/join', Buffer.alloc(0), { to: '*' }), 'transfer-encoding': 'chunked' },
     chunks: Array.from({ length: Math.ceil(auth.maxBodyBytes / chunk.length) + 2 }, () => chunk),
   }).catch((e: Error) => ({ status: -1, body: e.message, headers: {} }));
   assert.equal(streamed.status, 413);
@@ -292,17 +312,19 @@ test('the client: join by URL, node, status and gossip, signed and verified; the
       trust: cert.cert,
       timeoutMs: 5000,
     });
-    assert.deepEqual(await cli.status(base, 'srv'), { node: record('srv'), peers: [] });
+    const status = await cli.request(base, { method: 'GET', path: '/v1/status', to: 'srv', operatorToken });
+    assert.deepEqual(status.body, { node: record('srv'), peers: [] });
     cli.close();
-    // Asking for the wrong node id fails (401 from the server).
-    await assert.rejects(client.status(base, 'not-srv'), { code: 'AUTH_FAILED' });
+    // Asking for the wrong node id fails (401 from the server); a member without the token gets 403.
+    await assert.rejects(client.node(base, 'not-srv'), { code: 'AUTH_FAILED' });
+    await assert.rejects(client.status(base, 'srv'), { code: 'AUTH_FAILED', message: /403 OPERATOR_AUTH_FAILED/ });
     const wrong = await ControlClient.create({
       nodeId: 'peer-1',
       secret: new Secret('wrong-secret-wrong-secret-wrong-secret'),
       trust: cert.cert,
       timeoutMs: 5000,
     });
-    await assert.rejects(wrong.status(base, 'srv'), { code: 'AUTH_FAILED' });
+    await assert.rejects(wrong.node(base, 'srv'), { code: 'AUTH_FAILED' });
     wrong.close();
   } finally {
     client.close();
