@@ -5,7 +5,7 @@
 //   - every source IP holds at most `perSource` connections (upgraded `tls` streams included: they stay
 //     counted until their socket closes);
 //   - `reserve` of the `max` slots are kept for sources that authenticated before (members, the CLI,
-//     streams) and for this host's own addresses, so a flood from unknown sources leaves them room;
+//     streams) and for this host itself (a connection whose source is its own local address: the CLI), so a flood from unknown sources leaves them room;
 //   - bodies are buffered only under a global byte budget; beyond it the request is answered 503.
 //
 // Sources remembered as authenticated are bounded (oldest forgotten first) and expire, so the table
@@ -25,8 +25,6 @@ export interface AdmissionOptions {
 }
 
 export type AdmitVerdict = 'ok' | 'per_source' | 'full';
-
-const loopback = (ip: string) => ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
 
 export class ConnectionAdmission {
   readonly #o: Required<AdmissionOptions>;
@@ -48,7 +46,7 @@ export class ConnectionAdmission {
 
   /** A source that verified a signature (or this host itself) may use the reserved slots. */
   isKnown(source: string, now: number, local = false): boolean {
-    if (local || loopback(source)) return true;
+    if (local) return true;
     const at = this.#known.get(source);
     if (at === undefined) return false;
     if (now - at > this.#o.knownTtlMs) {

@@ -183,3 +183,36 @@ test('sessions expire', () => {
   assert.ok(!a.sessionValid('garbage'));
   assert.ok(!a.sessionValid('.'));
 });
+
+test('logout ends the session on the node: the same cookie no longer opens anything', async () => {
+  const cookie = `${sessionCookieName}=${auth!.newSession()}`;
+  assert.equal((await get('/ui/api/overview', { cookie })).status, 200);
+  const out = await get('/ui/logout', { cookie }, 'POST');
+  assert.equal(out.status, 303);
+  assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
+  assert.equal((await get('/ui/api/overview', { cookie })).status, 401, 'a copied cookie is dead after logout');
+});
+
+test('a restart (a new OperatorAuth, same token) ends every session: sessions live on the node only', () => {
+  const a = new OperatorAuth({ token: new Secret(token) });
+  const s = a.newSession();
+  assert.ok(a.sessionValid(s));
+  assert.ok(!new OperatorAuth({ token: new Secret(token) }).sessionValid(s));
+  a.endAllSessions();
+  assert.ok(!a.sessionValid(s));
+});
+
+// Last in this file: it spends the failure budget of 127.0.0.1.
+test('wrong tokens are rate limited per source: then even the right token gets 429 for a while', async () => {
+  let status = 0;
+  let wrong = 0;
+  for (; wrong < 10; wrong++) {
+    status = (await get('/ui/api/overview', { authorization: `Bearer wrong-${wrong}-${'x'.repeat(32)}` })).status;
+    if (status === 429) break;
+  }
+  assert.equal(status, 429, 'blocked within 10 wrong tokens');
+  assert.ok(wrong <= 5, `blocked after ${wrong} failures`);
+  assert.equal((await get('/ui/api/overview', { authorization: `Bearer ${token}` })).status, 429);
+  const login = await get('/ui/login', { 'content-type': 'application/x-www-form-urlencoded' }, 'POST', `token=${token}`);
+  assert.equal(login.status, 429);
+});
