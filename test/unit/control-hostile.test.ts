@@ -35,7 +35,7 @@ const providers: ControlProviders = {
   membership: {
     self: () => ({}) as never,
     handleJoin: () => Promise.reject(new Error('unused')),
-    handleGossip: async (m) => ({ type: 'ack', from: 'srv', updates: [] }) as never,
+    handleGossip: async () => ({ type: 'ack', from: 'srv', updates: [] }) as never,
   },
   ops: {
     peers: () => (opsCalls.push('peers'), []),
