@@ -24,7 +24,7 @@ export function renderMetricsDocs(): string {
     '',
     generated('src/metrics/table.ts'),
     '',
-    'Served in Prometheus text format at `/metrics` of the control API when `metrics.enabled` is true.',
+    'Served in Prometheus text format at `/metrics` when `metrics.enabled` is true: on the control API port with `Authorization: Bearer <token>` (`control.metricsTokenFile` or the operator token), or on its own plain-HTTP address with `control.metricsListen`. docs/OPERATIONS.md has the Prometheus scrape config.',
     '',
     '| metric | type | labels | help |',
     '| --- | --- | --- | --- |',
