@@ -7,7 +7,7 @@
 //   upgrades  up to 4000 `Upgrade: tunmesh-stream` requests without auth, never closed by this side
 //
 // Every loop is bounded in count and in time (SECONDS); whatever is still open at the end is destroyed.
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 const [url, secondsArg] = process.argv.slice(2);
 const target = new URL(url!);
@@ -32,7 +32,9 @@ function attack(kind: keyof typeof results, payload: (s: TLSSocket) => void, hal
   const t = results[kind];
   t.attempted++;
   return new Promise((resolve) => {
-    const s = connect({ host, port, rejectUnauthorized: false, allowHalfOpen: halfOpen });
+    // allowHalfOpen reaches the underlying socket, though ConnectionOptions does not declare it.
+    const opts: ConnectionOptions = { host, port, rejectUnauthorized: false };
+    const s = connect(Object.assign(opts, { allowHalfOpen: halfOpen }));
     open.add(s);
     let settled = false;
     const done = () => {

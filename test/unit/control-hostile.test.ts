@@ -4,7 +4,7 @@
 // node id indistinguishable from a bad signature, and the operator routes closed to members.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { Secret } from '../../src/base/secret.js';
 import { authHeaderName, deriveAuthKey, signRequest } from '../../src/control/auth.js';
 import { ConnectionAdmission } from '../../src/control/admission.js';
@@ -67,7 +67,9 @@ async function serve(
 /** A TLS connection from `from` (a loopback address), open and handshaken, or the error that closed it. */
 function tlsOpen(port: number, from = '127.0.0.2', allowHalfOpen = false): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port, localAddress: from, rejectUnauthorized: false, allowHalfOpen });
+    // allowHalfOpen reaches the underlying socket, though ConnectionOptions does not declare it.
+    const opts: ConnectionOptions = { host: '127.0.0.1', port, rejectUnauthorized: false };
+    const sock = connect(Object.assign(opts, { localAddress: from, allowHalfOpen }));
     sock.once('secureConnect', () => resolve(sock));
     sock.once('error', reject);
     sock.once('close', () => reject(new Error('closed before the handshake')));
@@ -109,9 +111,8 @@ test('no auth header: 401 and the connection closed at once, before any body byt
   sock.write(head('POST', '/v1/gossip', { 'content-length': 1_048_576, 'content-type': 'application/json' }));
   sock.write(Buffer.alloc(1000, 0x20)); // a little of the promised megabyte, then nothing
   const r = await answer(sock, 2000);
-  assert.notEqual(r, 'silent', 'answered without waiting for the body');
   assert.ok(r !== 'silent' && r.text.startsWith('HTTP/1.1 401'), JSON.stringify(r));
-  assert.ok(r !== 'silent' && r.closed, 'connection closed');
+  assert.ok(r.closed, 'connection closed');
   assert.equal(s.load.bodyBytes, 0, 'nothing reserved for the body');
   sock.destroy();
 });

@@ -213,6 +213,11 @@ test('wrong tokens are rate limited per source: then even the right token gets 4
   assert.equal(status, 429, 'blocked within 10 wrong tokens');
   assert.ok(wrong <= 5, `blocked after ${wrong} failures`);
   assert.equal((await get('/ui/api/overview', { authorization: `Bearer ${token}` })).status, 429);
-  const login = await get('/ui/login', { 'content-type': 'application/x-www-form-urlencoded' }, 'POST', `token=${token}`);
+  const login = await get(
+    '/ui/login',
+    { 'content-type': 'application/x-www-form-urlencoded' },
+    'POST',
+    `token=${token}`,
+  );
   assert.equal(login.status, 429);
 });
