@@ -66,6 +66,7 @@ test('config example is YAML with every setting documented, and passes check onc
     await writeFile(join(f.dir, 'tls', 'ca.pem'), await readFile(join(f.dir, 'tls', 'cert.pem')));
     await writeFile(join(f.dir, 'office-gw.psk'), f.privateKey);
     await writeFile(join(f.dir, 'operator.token'), `operator-${f.secret}`, { mode: 0o600 });
+    await writeFile(join(f.dir, 'metrics.token'), `metrics-${f.secret}`, { mode: 0o600 });
     for (const hook of ['up.sh', 'down.sh']) await writeFile(join(f.dir, hook), '#!/bin/sh\n', { mode: 0o755 });
     await writeFile(join(f.dir, 'plain.yaml'), fill(plain!.stdout));
     await writeFile(join(f.dir, 'all.yaml'), fill(all!.stdout));
