@@ -68,6 +68,12 @@ export function rotateCommand(): Command {
         method: 'POST',
         path: '/v1/key/rotate',
         body: { check: true, operatorToken: token.expose() },
+      }).catch((e: unknown) => {
+        // Refused before the route (a wrong operator token, rate limited, ...): nothing written either.
+        if (!(e instanceof TunmeshError)) throw e;
+        throw new TunmeshError(e.code, `not rotated live: ${e.message}`, {
+          hint: `${e.hint ? `${e.hint}. ` : ''}nothing was written; the node keeps its key`,
+        });
       })) as RotateReply;
       if (!check.ok) throw refusal(check, 'nothing was written; the node keeps its key');
 
