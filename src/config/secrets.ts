@@ -67,15 +67,20 @@ export async function readSecrets(config: Config): Promise<Secrets> {
       path: 'cluster.secretFile',
       rule: `the secret in ${config.cluster.secretFile} is too short: it must be at least ${minClusterSecretLength} characters after trimming whitespace`,
     });
-  // Read by the daemon itself (it re-reads it on reload); here only checked, so `config check` and the
-  // start refuse an unreadable or short token with the key named.
-  if (config.control.operatorTokenFile !== undefined) {
-    const token = await readSecretText(config.control.operatorTokenFile, 'control.operatorTokenFile');
+  // Tokens are read by the daemon itself (the operator token again on reload); here only checked, so
+  // `config check` and the start refuse an unreadable or short token with the key named.
+  const tokens: [string, string | undefined][] = [
+    ['control.operatorTokenFile', config.control.operatorTokenFile],
+    ['control.metricsTokenFile', config.control.metricsTokenFile],
+  ];
+  for (const [key, file] of tokens) {
+    if (file === undefined) continue;
+    const token = await readSecretText(file, key);
     if (!token.ok) issues.push(token.issue);
     else if (token.value.length < minOperatorTokenLength)
       issues.push({
-        path: 'control.operatorTokenFile',
-        rule: `the token in ${config.control.operatorTokenFile} is too short: it must be at least ${minOperatorTokenLength} characters after trimming whitespace`,
+        path: key,
+        rule: `the token in ${file} is too short: it must be at least ${minOperatorTokenLength} characters after trimming whitespace`,
       });
   }
   const privateKey = await readKey(config.node.privateKeyFile, 'node.privateKeyFile');
@@ -99,6 +104,9 @@ export async function secretFileWarnings(config: Config): Promise<ConfigIssue[]>
     ['control.tls.keyFile', config.control.tls.keyFile],
     ...(config.control.operatorTokenFile
       ? [['control.operatorTokenFile', config.control.operatorTokenFile] as [string, string]]
+      : []),
+    ...(config.control.metricsTokenFile
+      ? [['control.metricsTokenFile', config.control.metricsTokenFile] as [string, string]]
       : []),
     ...config.wireguard.staticPeers.flatMap((p, i): [string, string][] =>
       p.presharedKeyFile ? [[`wireguard.staticPeers[${i}].presharedKeyFile`, p.presharedKeyFile]] : [],

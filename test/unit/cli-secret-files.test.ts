@@ -107,3 +107,23 @@ test('config check: a 0644, 13-character operator token is an error naming the k
     await f.cleanup();
   }
 });
+
+test('config check: a short or world-readable metrics token is refused / warned about, naming control.metricsTokenFile', async () => {
+  const f = await makeConfigFixture({ prefix: 'tunmesh-metrics-token-' });
+  try {
+    const token = join(f.dir, 'metrics.token');
+    await writeFile(token, 'short-metrics\n', { mode: 0o644 });
+    (f.data.control as Record<string, unknown>).metricsTokenFile = 'metrics.token';
+    await f.write();
+    const bad = await runCli(['config', 'check', f.file]);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stderr, /control\.metricsTokenFile: the token in .*metrics\.token is too short/);
+    assert.ok(!bad.stderr.includes('short-metrics'), 'the token itself is never printed');
+    await writeFile(token, `${'m'.repeat(40)}\n`);
+    const warned = await runCli(['config', 'check', f.file]);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /warning: control\.metricsTokenFile: .*readable by other users \(mode 0644\)/);
+  } finally {
+    await f.cleanup();
+  }
+});
