@@ -6,9 +6,9 @@
 // the same to the caller) → declared size against the route's limit (413) → room in the global body
 // budget (503) → body read → signature (401, no detail) → operator token for operator routes (403; failed
 // checks rate limited: 429) → JSON + schema (400) → handler → signed response.
-// Only /health and /metrics answer without a signature: /health says only {"ok"} unless the operator
-// token comes as a bearer, and /metrics needs a scrape token (or lives on its own listener,
-// control.metricsListen). Slow clients are bounded by TLS handshake, header and request timeouts; every
+// Only /live, /health and /metrics answer without a signature: /live and /health say only {"ok"} (/health
+// gives its breakdown when the operator or scrape token comes as a bearer), and /metrics needs a scrape
+// token (or lives on its own listener, control.metricsListen). Slow clients are bounded by TLS handshake, header and request timeouts; every
 // failure is counted in metrics and logged at debug (plus a rate-limited warn).
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -34,6 +34,7 @@ import {
 import { FailureLimiter } from './failure-limit.js';
 import { bearerOf, operatorHeaderName, sameSecret, type OperatorAuth } from './operator-auth.js';
 import { addressesRoute } from './routes/addresses.js';
+import { liveRoute } from './routes/live.js';
 import { gossipRoute } from './routes/gossip.js';
 import { healthRoute } from './routes/health.js';
 import { joinRoute } from './routes/join.js';
@@ -143,6 +144,7 @@ export class ControlServer {
     const p = o.providers;
     this.#routes = [
       healthRoute(p),
+      liveRoute(),
       metricsRoute(p),
       joinRoute(p),
       gossipRoute(p),

@@ -151,6 +151,14 @@ test('/health says only ok / not ok without credentials; the breakdown needs the
   assert.deepEqual(JSON.parse(bad.body), { ok: false });
 });
 
+test('/live answers {"ok":true} without credentials, whatever the health', async () => {
+  healthy = false;
+  const live = await raw('GET', '/live');
+  healthy = true;
+  assert.equal(live.status, 200);
+  assert.deepEqual(JSON.parse(live.body), { ok: true });
+});
+
 test('/metrics needs a bearer token (scrape or operator); without one 401 with a hint and no metric', async () => {
   for (const t of [scrapeToken, operatorToken]) {
     const m = await raw('GET', '/metrics', { headers: { authorization: `Bearer ${t.expose()}` } });

@@ -258,7 +258,7 @@ test('probes: readiness on /health over HTTPS, liveness on an endpoint that does
   assert.deepEqual([ready.path, ready.scheme], ['/health', 'HTTPS']);
   assert.ok(ready.port === api.name || ready.port === 4567);
   const live = sidecar.livenessProbe.httpGet as Doc;
-  assert.equal(live.scheme, 'HTTPS');
+  assert.deepEqual([live.path, live.scheme], ['/live', 'HTTPS']);
   assert.ok(live.port === api.name || live.port === 4567);
   assert.ok(sidecar.resources?.requests?.cpu && sidecar.resources?.limits?.memory);
 });
