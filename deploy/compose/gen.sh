@@ -27,6 +27,8 @@ cd "$out"
 umask 077
 mkdir -p secrets tls
 [ -f secrets/cluster.secret ] || tunmesh secret generate --out secrets/cluster.secret
+# The operator token: `tunmesh status/peers/ping/reload` in a sidecar need it besides the cluster secret.
+[ -f secrets/operator.token ] || tunmesh secret generate --out secrets/operator.token
 [ -f tls/cert.pem ] || tunmesh cert generate --out-dir tls --cn tunmesh
 chmod 0644 tls/cert.pem
 
@@ -43,13 +45,13 @@ for i in 1 2 3; do
   [ "$i" = 1 ] || set -- "$@" --bootstrap https://198.18.0.11:4567
   tunmesh config init "$@" >"$name.yaml.tmp"
   # config init writes absolute paths; make them relative to the config file (see above).
-  sed "s#$out/##g" "$name.yaml.tmp" >"$name.yaml"
+  sed -e "s#$out/##g" -e 's#^control:$#control:\n  operatorTokenFile: secrets/operator.token#' "$name.yaml.tmp" >"$name.yaml"
   rm -f "$name.yaml.tmp"
   chmod 0644 "$name.yaml"
   tunmesh config check "$name.yaml" >/dev/null
 done
 
-echo "wrote $out: secrets/ (cluster.secret, a.key, b.key, c.key), tls/ (cert.pem, key.pem), a.yaml b.yaml c.yaml"
+echo "wrote $out: secrets/ (cluster.secret, operator.token, a.key, b.key, c.key), tls/ (cert.pem, key.pem), a.yaml b.yaml c.yaml"
 if [ "$(id -u)" != 0 ]; then
   echo "note: with rootful Docker the sidecars start as root without CAP_DAC_OVERRIDE, so they can read"
   echo "      these 0600 files only when root owns them: sudo chown -R 0:0 $out/secrets $out/tls"
