@@ -353,3 +353,12 @@ test('FailureLimiter: a window per key, bounded table', () => {
   f.fail(['d'], 0);
   assert.equal(f.blocked(['a'], 2), false, 'least recently failed key forgotten beyond maxKeys');
 });
+
+test('with control.metricsListen the API port answers 404 for /metrics, even with the operator token', async () => {
+  const { port } = await serve({ metricsOnApi: false, operatorAuth: () => new OperatorAuth({ token }) });
+  const sock = await tlsOpen(port, '127.0.0.9');
+  sock.write(head('GET', '/metrics', { authorization: `Bearer ${token.expose()}`, connection: 'close' }));
+  const r = await answer(sock, 2000);
+  assert.ok(r !== 'silent' && r.text.startsWith('HTTP/1.1 404'), JSON.stringify(r));
+  sock.destroy();
+});
