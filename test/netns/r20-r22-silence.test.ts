@@ -224,16 +224,18 @@ test('R47: no secret (private key, cluster secret, TLS key) in logs, status, met
   const tlsKey = (await readFile(join(mesh.dir, 'key.pem'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('-'));
   secrets.push(...tlsKey.slice(0, 3));
   // Status and body of a GET from n2; a failed request is a test failure, never a body that passes.
-  const get = async (path: string): Promise<{ status: number; body: string }> => {
+  // With `bearer`, the operator token goes along (/metrics needs it; /health then gives its breakdown).
+  const get = async (path: string, bearer = false): Promise<{ status: number; body: string }> => {
     const r = await lab.exec(lab.node('n2').ns, process.execPath, [
       '-e',
-      `require('node:https').get(process.argv[1], { rejectUnauthorized: false }, (r) => { let s = ''; r.on('data', (d) => (s += d)); r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, body: s }))); }).on('error', (e) => { console.error(e.message); process.exit(1); });`,
+      `const t = process.argv[2] ? require('node:fs').readFileSync(process.argv[2], 'utf8').trim() : ''; require('node:https').get(process.argv[1], { rejectUnauthorized: false, headers: t ? { authorization: 'Bearer ' + t } : {} }, (r) => { let s = ''; r.on('data', (d) => (s += d)); r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, body: s }))); }).on('error', (e) => { console.error(e.message); process.exit(1); });`,
       `${mesh.apiUrl('n1')}${path}`,
+      ...(bearer ? [mesh.operatorTokenFile] : []),
     ]);
     return JSON.parse(r.stdout) as { status: number; body: string };
   };
-  const metrics = await get('/metrics');
-  const health = await get('/health');
+  const metrics = await get('/metrics', true);
+  const health = await get('/health', true);
   const unauthenticated = await get('/v1/status');
   assert.equal(metrics.status, 200);
   assert.match(metrics.body, /^tunmesh_/m, 'the metrics body is the metrics');
