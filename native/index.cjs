@@ -28,14 +28,16 @@ module.exports = {
   openTun: addon.openTun,
   writeTun: addon.writeTun,
   startTunReader,
-  // The data-plane fast path (native/src/fastpath*.cc); absent in builds without it.
+  // The data-plane fast path (native/src/fastpath*.cc).
   FastPath: addon.FastPath,
   fastPathSeal: addon.fastPathSeal,
   fastPathSplit: addon.fastPathSplit,
   fastPathCoalesce: addon.fastPathCoalesce,
   fastPathActivityColumns: addon.fastPathActivityColumns,
-  // The rx thread's handshake gate on its own (tests).
+  // The rx thread's handshake gate, replay window and prefix table on their own (differential tests).
   HandshakeGate: addon.HandshakeGate,
+  ReplayWindow: addon.ReplayWindow,
+  PrefixTable: addon.PrefixTable,
   // no_new_privs and an empty bounding set in every thread, for the privilege drop (src/harden.cc).
   hardenThreads: addon.hardenThreads,
 };

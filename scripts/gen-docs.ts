@@ -1,12 +1,14 @@
 // Writes the generated docs from their one source each:
 //   docs/CONFIG.md  <- src/config/schema.ts      docs/METRICS.md <- src/metrics/table.ts
 //   docs/ERRORS.md  <- src/base/errors.ts
+//   native/src/generated/protocol.h <- the protocol tables (scripts/gen-native-header.ts)
 // `npm run docs` writes them; `--check` exits 1 when a committed file differs (test/unit/config-docs.test.ts).
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { errorCodes } from '../src/base/errors.js';
 import { renderConfigDocs } from '../src/config/docs.js';
 import { dropReasons, metricPrefix, metricTable, type MetricDef } from '../src/metrics/table.js';
+import { protocolHeaderPath, renderProtocolHeader } from './gen-native-header.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 const generated = (source: string): string =>
@@ -65,6 +67,7 @@ export function generateDocs(): Record<string, string> {
     'docs/CONFIG.md': renderConfigDocs(),
     'docs/METRICS.md': renderMetricsDocs(),
     'docs/ERRORS.md': renderErrorsDocs(),
+    [protocolHeaderPath]: renderProtocolHeader(),
   };
 }
 

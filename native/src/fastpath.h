@@ -21,14 +21,12 @@
 
 #include "fastpath_handshake.h"
 #include "fastpath_routes.h"
+#include "generated/protocol.h"
 
 namespace fp {
 
-constexpr size_t kWgHeader = 16;  // type(1) reserved(3) receiver(4) counter(8)
-constexpr size_t kTagLen = 16;
-constexpr size_t kKeyLen = 32;
+// Protocol numbers and drop reasons come from generated/protocol.h (the TypeScript tables own them).
 constexpr size_t kVnetHdrLen = 10;
-constexpr uint8_t kTransportType = 4;
 
 // struct virtio_net_hdr (linux/virtio_net.h does not compile as C++: a field is called `class`).
 struct VnetHdr {
@@ -76,8 +74,10 @@ inline void PutBe32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v);
 }
 
-// Sliding replay window with the layout and semantics of src/noise/replay.ts (RFC 6479, 8192 bits,
-// window 8128): Check() before opening, Mark() only after the tag verified. Used by the rx thread only.
+// Sliding replay window with the layout and semantics of src/noise/replay.ts (RFC 6479: a ring of
+// kWgReplayWindowSize bits, window one 64-bit block less): Check() before opening, Mark() only after the tag
+// verified. Used by the rx thread only; test/property/replay-window.compliance.test.ts runs the TypeScript
+// window's model check against it.
 class Replay {
  public:
   bool Check(uint64_t counter, uint64_t limit) const {
@@ -98,7 +98,8 @@ class Replay {
   }
 
  private:
-  static constexpr uint64_t kBlocks = 128;
+  static constexpr uint64_t kBlocks = kWgReplayWindowSize / 64;
+  static_assert(kWgReplayWindowSize % 64 == 0 && (kBlocks & (kBlocks - 1)) == 0, "whole blocks, a power of two");
   static constexpr uint64_t kMask = kBlocks - 1;
   static constexpr uint64_t kWindow = (kBlocks - 1) * 64;
   uint64_t last_ = 0;
@@ -115,8 +116,8 @@ struct Keypair {
   uint32_t localIndex = 0;
   uint32_t remoteIndex = 0;
   uint32_t peerId = 0;
-  uint8_t sendKey[kKeyLen];
-  uint8_t recvKey[kKeyLen];
+  uint8_t sendKey[kKeyLength];
+  uint8_t recvKey[kKeyLength];
   int64_t createdNs = 0;
   // False for a responder's keypair until the initiator used it (key confirmation). The rx thread confirms
   // it on the first authenticated packet (as wireguard-go's responder does) and hands that one packet up
@@ -155,22 +156,6 @@ struct Peer {
   int64_t repTxNs = 0, repRxDataNs = 0, repRxAnyNs = 0;
 };
 
-enum Drop : int {
-  kDropShortPacket,
-  kDropDecryptFailed,
-  kDropReplayed,
-  kDropExpired,
-  kDropSourceNotAllowed,
-  kDropBadInner,
-  kDropTunWriteFailed,
-  kDropUdpSendFailed,
-  kDropQueueFull,
-  kDropBadMac1,
-  kDropBadMac2,
-  kDropCount
-};
-extern const char* const kDropNames[kDropCount];
-
 struct Stats {
   std::atomic<uint64_t> tunReads{0}, tunSuperPackets{0}, txPackets{0}, sendCalls{0}, gsoSends{0};
   std::atomic<uint64_t> rxDatagrams{0}, recvCalls{0}, groDatagrams{0}, rxPackets{0}, tunWrites{0}, coalesced{0}, usoWrites{0};
@@ -185,9 +170,9 @@ struct Stats {
 };
 
 struct Options {
-  uint32_t mtu = 1420;
-  int64_t rejectAfterTimeNs = 180'000'000'000;
-  uint64_t rejectAfterMessages = ~0ull - (1ull << 13);
+  uint32_t mtu = kNetDefaultTunMtu;
+  int64_t rejectAfterTimeNs = kWgRejectAfterTimeMs * 1'000'000;
+  uint64_t rejectAfterMessages = kWgRejectAfterMessages;
   bool offload = true;
   bool uso = true;  // with offload: ask the TUN for UDP GSO (false: measurements without it)
   bool puntIcmp = false;

@@ -18,6 +18,7 @@
 
 #include "fastpath.h"
 #include "fastpath_crypto.h"
+#include "tun.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the fast path reads wire fields as little-endian");
 
@@ -29,12 +30,6 @@ std::unique_ptr<TxPath, TxPathDeleter> NewTxPath(Core& c);
 #define TUN_F_USO4 0x20
 #define TUN_F_USO6 0x40
 #endif
-
-const char* const kDropNames[kDropCount] = {
-    "short_packet",  "decrypt_failed",  "replayed",        "expired_keypair", "source_not_allowed",
-    "bad_inner_packet", "tun_write_failed", "udp_send_failed", "queue_full",
-    "bad_mac1", "bad_mac2",
-};
 
 int64_t NowNs() {
   timespec ts;
@@ -102,29 +97,8 @@ Core::~Core() {
 }
 
 std::string Core::OpenTun(const std::string& name, std::string* actualName) {
-  if (name.size() >= IFNAMSIZ) return "tun name too long";
-  auto attempt = [&](bool vnet, unsigned offloads, std::string* err) -> int {
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-      *err = std::string("open /dev/net/tun: ") + strerror(errno);
-      return -1;
-    }
-    ifreq ifr{};
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
-    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    int hdrSize = kVnetHdrLen;
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-      *err = std::string("TUNSETIFF ") + name + ": " + strerror(errno);
-      close(fd);
-      return -1;
-    }
-    if (vnet && (ioctl(fd, TUNSETVNETHDRSZ, &hdrSize) < 0 || ioctl(fd, TUNSETOFFLOAD, offloads) < 0)) {
-      *err = std::string("TUNSETOFFLOAD: ") + strerror(errno);
-      close(fd);
-      return -1;
-    }
-    *actualName = ifr.ifr_name;
-    return fd;
+  auto attempt = [&](bool vnet, unsigned offloads, std::string* err) {
+    return OpenTunDevice(name, vnet ? static_cast<int>(kVnetHdrLen) : 0, offloads, actualName, err);
   };
   std::string err;
   if (opt.offload) {
@@ -365,8 +339,8 @@ bool Core::AddKeypair(uint32_t peerId, uint32_t localIndex, uint32_t remoteIndex
   kp->localIndex = localIndex;
   kp->remoteIndex = remoteIndex;
   kp->peerId = peerId;
-  memcpy(kp->sendKey, sendKey, kKeyLen);
-  memcpy(kp->recvKey, recvKey, kKeyLen);
+  memcpy(kp->sendKey, sendKey, kKeyLength);
+  memcpy(kp->recvKey, recvKey, kKeyLength);
   kp->createdNs = NowNs() - ageNs;
   kp->confirmed = confirmed;
   bool ok = false;
@@ -429,7 +403,7 @@ bool Core::SendTo(const uint8_t* data, size_t len, const Endpoint& to) {
 // used its own counter, which the tx thread does not know: re-seal it under the shared counter so no
 // nonce is ever used twice. Opened with the send key, which also proves it is ours.
 bool Core::SendTransport(uint32_t peerId, const uint8_t* data, size_t len, const Endpoint& to) {
-  if (len < kWgHeader + kTagLen || data[0] != kTransportType) return false;
+  if (len < kWgMessageTransportHeaderSize + kWgMessageAeadTagSize || data[0] != kWgMessageTransport) return false;
   std::vector<uint8_t> msg(data, data + len);
   uint32_t receiver = Le32(data + 4);
   uint64_t oldCounter = Le64(data + 8);
@@ -441,8 +415,8 @@ bool Core::SendTransport(uint32_t peerId, const uint8_t* data, size_t len, const
   }
   // Unknown to the fast path (never installed or already retired): its counters were never used here.
   if (kp == nullptr) return SendTo(data, len, to);
-  size_t n = len - kWgHeader - kTagLen;
-  if (!jsAead_->Open(kp->sendKey, oldCounter, msg.data() + kWgHeader, n)) return false;
+  size_t n = len - kWgMessageTransportHeaderSize - kWgMessageAeadTagSize;
+  if (!jsAead_->Open(kp->sendKey, oldCounter, msg.data() + kWgMessageTransportHeaderSize, n)) return false;
   uint64_t counter = kp->sendCounter.fetch_add(1, std::memory_order_relaxed);
   if (counter >= opt.rejectAfterMessages) return false;
   if (SealTransport(*jsAead_, *kp, counter, msg.data(), n, n) == 0) return false;
@@ -461,18 +435,24 @@ bool Core::WriteTun(const uint8_t* packet, size_t len) {
   return r >= 0;
 }
 
+// Up to the next multiple of the padding block (a power of two).
+static size_t PadUp(size_t n) {
+  static_assert((kWgPaddingMultiple & (kWgPaddingMultiple - 1)) == 0, "padding block is a power of two");
+  return (n + kWgPaddingMultiple - 1) & ~(kWgPaddingMultiple - 1);
+}
+
 size_t Core::PaddedLength(size_t packetLen, uint32_t mtu, uint32_t bound) {
   // A route MTU below the tunnel MTU bounds padding, as the kernel's dst_mtu does; a packet already at or
   // past it stays as it is (it fit some larger route). Same rule as paddingSize in src/noise/outbound.ts.
   if (bound != 0 && (mtu == 0 || bound < mtu)) {
     if (packetLen >= bound) return packetLen;
-    size_t padded = (packetLen + 15) & ~size_t(15);
+    size_t padded = PadUp(packetLen);
     return padded > bound ? bound : padded;
   }
   // wireguard-go calculatePaddingSize: a multiple of 16, never past the MTU.
-  if (mtu == 0) return (packetLen + 15) & ~size_t(15);
+  if (mtu == 0) return PadUp(packetLen);
   size_t lastUnit = packetLen > mtu ? packetLen % mtu : packetLen;
-  size_t padded = (lastUnit + 15) & ~size_t(15);
+  size_t padded = PadUp(lastUnit);
   if (padded > mtu) padded = mtu;
   return packetLen + (padded > lastUnit ? padded - lastUnit : 0);
 }

@@ -36,7 +36,7 @@ class Aead {
     if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, key, nonce) != 1) return false;
     if (n > 0 && EVP_EncryptUpdate(enc_, p, &outl, p, static_cast<int>(n)) != 1) return false;
     if (EVP_EncryptFinal_ex(enc_, p + n, &outl) != 1) return false;
-    return EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTagLen, p + n) == 1;
+    return EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kWgMessageAeadTagSize, p + n) == 1;
   }
 
   // Decrypts p[0..n) in place when the tag at p + n verifies; false (p undefined) otherwise.
@@ -45,7 +45,7 @@ class Aead {
     Nonce(counter, nonce);
     int outl = 0;
     if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, key, nonce) != 1) return false;
-    if (EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kTagLen, p + n) != 1) return false;
+    if (EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kWgMessageAeadTagSize, p + n) != 1) return false;
     if (n > 0 && EVP_DecryptUpdate(dec_, p, &outl, p, static_cast<int>(n)) != 1) return false;
     uint8_t scratch[16];
     return EVP_DecryptFinal_ex(dec_, scratch, &outl) == 1;
@@ -65,13 +65,13 @@ class Aead {
 // `padded` bytes with zeros, sealed. Returns the message length.
 inline size_t SealTransport(Aead& aead, const Keypair& kp, uint64_t counter, uint8_t* msg, size_t len,
                             size_t padded) {
-  msg[0] = kTransportType;
+  msg[0] = kWgMessageTransport;
   msg[1] = msg[2] = msg[3] = 0;
   memcpy(msg + 4, &kp.remoteIndex, 4);
   memcpy(msg + 8, &counter, 8);
-  if (padded > len) memset(msg + kWgHeader + len, 0, padded - len);
-  if (!aead.Seal(kp.sendKey, counter, msg + kWgHeader, padded)) return 0;
-  return kWgHeader + padded + kTagLen;
+  if (padded > len) memset(msg + kWgMessageTransportHeaderSize + len, 0, padded - len);
+  if (!aead.Seal(kp.sendKey, counter, msg + kWgMessageTransportHeaderSize, padded)) return 0;
+  return kWgMessageTransportHeaderSize + padded + kWgMessageAeadTagSize;
 }
 
 }  // namespace fp

@@ -16,7 +16,7 @@ Blake2sMac::Blake2sMac() {
   mac_ = EVP_MAC_fetch(nullptr, "BLAKE2SMAC", nullptr);
   if (mac_ != nullptr) ctx_ = EVP_MAC_CTX_new(mac_);
   if (ctx_ != nullptr) {
-    size_t size = kMacLen;
+    size_t size = kMacLength;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
     if (EVP_MAC_CTX_set_params(ctx_, params) != 1) {
       EVP_MAC_CTX_free(ctx_);
@@ -30,11 +30,11 @@ Blake2sMac::~Blake2sMac() {
   EVP_MAC_free(mac_);
 }
 
-bool Blake2sMac::Mac(const uint8_t* key, size_t keyLen, const uint8_t* data, size_t len, uint8_t out[kMacLen]) {
+bool Blake2sMac::Mac(const uint8_t* key, size_t keyLen, const uint8_t* data, size_t len, uint8_t out[kMacLength]) {
   if (ctx_ == nullptr) return false;
   size_t outl = 0;
   return EVP_MAC_init(ctx_, key, keyLen, nullptr) == 1 && EVP_MAC_update(ctx_, data, len) == 1 &&
-         EVP_MAC_final(ctx_, out, &outl, kMacLen) == 1 && outl == kMacLen;
+         EVP_MAC_final(ctx_, out, &outl, kMacLength) == 1 && outl == kMacLength;
 }
 
 namespace {
@@ -122,7 +122,7 @@ void HandshakeGate::SetKeys(const uint8_t* mac1Key, const uint8_t* cookieKey, in
 
 // cookie = MAC(secret, address bytes || port little-endian), wireguard-go's AddrPort form (an IPv4-mapped
 // IPv6 source counts as its IPv4 address, as the JS side formats it).
-bool HandshakeGate::CookieFor(const sockaddr_storage& from, int64_t now, bool rotate, uint8_t cookie[kMacLen]) {
+bool HandshakeGate::CookieFor(const sockaddr_storage& from, int64_t now, bool rotate, uint8_t cookie[kMacLength]) {
   if (now - secretAt_ > refreshNs_) {
     if (!rotate || RAND_bytes(secret_, sizeof(secret_)) != 1) return false;
     secretAt_ = now;
@@ -148,9 +148,11 @@ bool HandshakeGate::CookieFor(const sockaddr_storage& from, int64_t now, bool ro
 }
 
 HandshakeGate::Verdict HandshakeGate::Admit(const uint8_t* d, size_t len, const sockaddr_storage& from, int64_t now,
-                                            uint8_t reply[kCookieReplyLen]) {
+                                            uint8_t reply[kWgMessageCookieReplySize]) {
   if (len < 4 || d[1] != 0 || d[2] != 0 || d[3] != 0) return kPass;
-  if (!((d[0] == 1 && len == kInitiationLen) || (d[0] == 2 && len == kResponseLen))) return kPass;
+  if (!((d[0] == kWgMessageInitiation && len == kWgMessageInitiationSize) ||
+        (d[0] == kWgMessageResponse && len == kWgMessageResponseSize)))
+    return kPass;
   load_.Note(now);
   uint8_t mac1Key[32], cookieKey[32];
   {
@@ -159,25 +161,25 @@ HandshakeGate::Verdict HandshakeGate::Admit(const uint8_t* d, size_t len, const 
     memcpy(mac1Key, mac1Key_, 32);
     memcpy(cookieKey, cookieKey_, 32);
   }
-  const size_t mac2At = len - kMacLen;
-  const size_t mac1At = mac2At - kMacLen;
+  const size_t mac2At = len - kMacLength;
+  const size_t mac1At = mac2At - kMacLength;
   const bool loaded = load_.UnderLoad(now);
-  uint8_t mac[kMacLen];
-  if (!mac_.Mac(mac1Key, 32, d, mac1At, mac) || CRYPTO_memcmp(mac, d + mac1At, kMacLen) != 0)
+  uint8_t mac[kMacLength];
+  if (!mac_.Mac(mac1Key, 32, d, mac1At, mac) || CRYPTO_memcmp(mac, d + mac1At, kMacLength) != 0)
     return loaded ? kDropBadMac1 : kPass;  // not under load: TypeScript counts it (and knows the newest key)
   if (!loaded) return kAdmitMac1;
-  uint8_t cookie[kMacLen];
-  if (CookieFor(from, now, false, cookie) && mac_.Mac(cookie, kMacLen, d, mac2At, mac) &&
-      CRYPTO_memcmp(mac, d + mac2At, kMacLen) == 0)
+  uint8_t cookie[kMacLength];
+  if (CookieFor(from, now, false, cookie) && mac_.Mac(cookie, kMacLength, d, mac2At, mac) &&
+      CRYPTO_memcmp(mac, d + mac2At, kMacLength) == 0)
     return kAdmitMac2;
   // The reply: type 3, the sender's index as receiver, a random 24-byte nonce, the sealed cookie, with
   // the message's mac1 as associated data.
   if (!CookieFor(from, now, true, cookie)) return kPass;
   memset(reply, 0, 4);
-  reply[0] = 3;
+  reply[0] = kWgMessageCookieReply;
   memcpy(reply + 4, d + 4, 4);
   if (RAND_bytes(reply + 8, 24) != 1) return kPass;
-  if (!XSeal(aead_, cookieKey, reply + 8, cookie, kMacLen, d + mac1At, kMacLen, reply + 32)) return kPass;
+  if (!XSeal(aead_, cookieKey, reply + 8, cookie, kMacLength, d + mac1At, kMacLength, reply + 32)) return kPass;
   return kCookie;
 }
 

@@ -13,12 +13,9 @@
 #include <cstdint>
 #include <mutex>
 
-namespace fp {
+#include "generated/protocol.h"
 
-constexpr size_t kMacLen = 16;
-constexpr size_t kInitiationLen = 148;
-constexpr size_t kResponseLen = 92;
-constexpr size_t kCookieReplyLen = 64;
+namespace fp {
 
 // Keyed BLAKE2s with a 16-byte output (WireGuard's MAC) on OpenSSL's BLAKE2SMAC. One per thread.
 class Blake2sMac {
@@ -28,7 +25,7 @@ class Blake2sMac {
   Blake2sMac(const Blake2sMac&) = delete;
   Blake2sMac& operator=(const Blake2sMac&) = delete;
   bool ok() const { return ctx_ != nullptr; }
-  bool Mac(const uint8_t* key, size_t keyLen, const uint8_t* data, size_t len, uint8_t out[kMacLen]);
+  bool Mac(const uint8_t* key, size_t keyLen, const uint8_t* data, size_t len, uint8_t out[kMacLength]);
 
  private:
   EVP_MAC* mac_ = nullptr;
@@ -42,17 +39,18 @@ void HChaCha20(const uint8_t key[32], const uint8_t nonce[16], uint8_t out[32]);
 bool XSeal(EVP_CIPHER_CTX* ctx, const uint8_t key[32], const uint8_t nonce[24], const uint8_t* pt, size_t n,
            const uint8_t* ad, size_t adLen, uint8_t* out);
 
-// Arrival-rate load meter with src/noise/load-meter.ts's rule: more than 16 handshake messages in one
-// 125 ms slot engages it, and it stays on 1 s after the last excess.
+// Arrival-rate load meter with src/noise/load-meter.ts's rule (handshakeLoad in src/base/constants.ts):
+// more than kHandshakeLoadPerSlot handshake messages in one slot engages it, and it stays on a while after
+// the last excess.
 class LoadMeter {
  public:
   void Note(int64_t now);
   bool UnderLoad(int64_t now) const { return now < until_; }
 
  private:
-  static constexpr int kPerSlot = 16;
-  static constexpr int64_t kSlotNs = 125'000'000;
-  static constexpr int64_t kStickyNs = 1'000'000'000;
+  static constexpr int kPerSlot = kHandshakeLoadPerSlot;
+  static constexpr int64_t kSlotNs = kHandshakeLoadSlotMs * 1'000'000;
+  static constexpr int64_t kStickyNs = kHandshakeLoadStickyMs * 1'000'000;
   int64_t slotStart_ = INT64_MIN / 2;
   int count_ = 0;
   int64_t until_ = INT64_MIN / 2;
@@ -79,16 +77,16 @@ class HandshakeGate {
 
   // Rx thread.
   Verdict Admit(const uint8_t* d, size_t len, const sockaddr_storage& from, int64_t now,
-                uint8_t reply[kCookieReplyLen]);
+                uint8_t reply[kWgMessageCookieReplySize]);
 
  private:
-  bool CookieFor(const sockaddr_storage& from, int64_t now, bool rotate, uint8_t cookie[kMacLen]);
+  bool CookieFor(const sockaddr_storage& from, int64_t now, bool rotate, uint8_t cookie[kMacLength]);
 
   std::mutex mu_;  // the keys below
   bool enabled_ = false;
   uint8_t mac1Key_[32] = {};
   uint8_t cookieKey_[32] = {};
-  int64_t refreshNs_ = 120'000'000'000;
+  int64_t refreshNs_ = kWgCookieRefreshTimeMs * 1'000'000;
 
   // Rx thread only.
   LoadMeter load_;

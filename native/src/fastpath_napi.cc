@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <memory>
 
 #include "fastpath.h"
@@ -15,9 +16,6 @@
 namespace {
 
 using fp::Core;
-
-/** Numbers per peer row of FastPath.activity() (src/dataplane/native-addon.ts activityColumns). */
-constexpr int kActivityColumns = 10;
 
 class FastPath;
 void CallSlow(Napi::Env env, Napi::Function fn, FastPath* self, void*);
@@ -32,6 +30,16 @@ const uint8_t* Bytes(const Napi::Value& v, size_t* len) {
 }
 
 bool IsBytes(const Napi::Value& v) { return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array; }
+
+// An integral JS number within [lo, hi] (both at most 2^53 - 1), into *out.
+bool IntIn(const Napi::Value& v, double lo, double hi, uint64_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+constexpr double kMaxSafe = 9007199254740991.0;
 
 // (mac1Key, cookieKey, cookieRefreshMs) from JS into a handshake gate; anything but two 32-byte keys turns
 // it off. Returns whether the keys were taken.
@@ -83,7 +91,8 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       if (a.Get("puntIcmp").IsBoolean()) o.puntIcmp = a.Get("puntIcmp").As<Napi::Boolean>();
       if (a.Get("threads").IsNumber()) o.threads = a.Get("threads").As<Napi::Number>().Int32Value() == 1 ? 1 : 2;
     }
-    if (o.mtu < 576 || o.mtu > 9000) o.mtu = 1420;
+    // The config schema takes the same bounds (src/base/constants.ts net); outside them, the default.
+    if (o.mtu < fp::kNetMinTunMtu || o.mtu > fp::kNetMaxTunMtu) o.mtu = fp::kNetDefaultTunMtu;
     core_ = std::make_unique<Core>(o);
     napi_add_env_cleanup_hook(info.Env(), &FastPath::OnEnvCleanup, this);
     hookActive_ = true;
@@ -243,7 +252,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     size_t sl, rl;
     const uint8_t* sk = Bytes(info[3], &sl);
     const uint8_t* rk = Bytes(info[4], &rl);
-    if (sl != fp::kKeyLen || rl != fp::kKeyLen) return Fail(env, "keys are 32 bytes");
+    if (sl != fp::kKeyLength || rl != fp::kKeyLength) return Fail(env, "keys are 32 bytes");
     double ageMs = info[5].As<Napi::Number>().DoubleValue();
     bool ok = core_->AddKeypair(U32(info[0]), U32(info[1]), U32(info[2]), sk, rk,
                                 static_cast<int64_t>(ageMs > 0 ? ageMs * 1e6 : 0), info[6].As<Napi::Boolean>());
@@ -297,9 +306,10 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
     return Napi::Boolean::New(info.Env(), core_->WriteTun(p, len));
   }
 
-  // Rows of 10 numbers for each peer whose counters moved since the last call: id, tx packets, tx bytes,
-  // rx packets, rx bytes (deltas), ms since the last data sent, data received, anything authenticated
-  // received (-1: nothing new), current keypair's local index (-1: none) and its next send counter.
+  // Rows of kActivityColumns numbers for each peer whose counters moved since the last call: id, tx packets,
+  // tx bytes, rx packets, rx bytes (deltas), ms since the last data sent, data received, anything
+  // authenticated received (-1: nothing new), current keypair's local index (-1: none) and its next send
+  // counter.
   Napi::Value Activity(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int64_t now = fp::NowNs();
@@ -311,7 +321,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
       if (txp == p.repTxPackets && rxp == p.repRxPackets && anyNs == p.repRxAnyNs) continue;
       auto ago = [&](int64_t at, int64_t rep) { return at != rep && at != 0 ? (now - at) / 1e6 : -1.0; };
       fp::Keypair* kp = p.current;
-      double row[kActivityColumns] = {static_cast<double>(id),
+      double row[fp::kActivityColumns] = {static_cast<double>(id),
                         static_cast<double>(txp - p.repTxPackets),
                         static_cast<double>(txb - p.repTxBytes),
                         static_cast<double>(rxp - p.repRxPackets),
@@ -321,7 +331,7 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
                         ago(anyNs, p.repRxAnyNs),
                         kp != nullptr ? static_cast<double>(kp->localIndex) : -1.0,
                         kp != nullptr ? static_cast<double>(kp->sendCounter.load()) : 0.0};
-      rows.insert(rows.end(), row, row + kActivityColumns);
+      rows.insert(rows.end(), row, row + fp::kActivityColumns);
       p.repTxPackets = txp;
       p.repTxBytes = txb;
       p.repRxPackets = rxp;
@@ -395,12 +405,12 @@ Napi::Value Seal(const Napi::CallbackInfo& info) {
   const uint8_t* key = Bytes(info[0], &kl);
   const uint8_t* pkt = Bytes(info[3], &pl);
   fp::Keypair kp;
-  memcpy(kp.sendKey, key, kl < fp::kKeyLen ? kl : fp::kKeyLen);
+  memcpy(kp.sendKey, key, kl < fp::kKeyLength ? kl : fp::kKeyLength);
   kp.remoteIndex = U32(info[1]);
   uint32_t bound = info.Length() > 5 && info[5].IsNumber() ? U32(info[5]) : 0;
   size_t padded = Core::PaddedLength(pl, U32(info[4]), bound);
-  std::vector<uint8_t> msg(fp::kWgHeader + padded + fp::kTagLen);
-  memcpy(msg.data() + fp::kWgHeader, pkt, pl);
+  std::vector<uint8_t> msg(fp::kWgMessageTransportHeaderSize + padded + fp::kWgMessageAeadTagSize);
+  memcpy(msg.data() + fp::kWgMessageTransportHeaderSize, pkt, pl);
   fp::Aead aead;
   size_t n = fp::SealTransport(aead, kp, static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue()), msg.data(),
                                pl, padded);
@@ -500,7 +510,7 @@ class GateForTest : public Napi::ObjectWrap<GateForTest> {
       return env.Null();
     }
     int64_t now = static_cast<int64_t>(info[3].As<Napi::Number>().DoubleValue() * 1e6);
-    uint8_t reply[fp::kCookieReplyLen];
+    uint8_t reply[fp::kWgMessageCookieReplySize];
     fp::HandshakeGate::Verdict v = gate_.Admit(d, len, ss, now, reply);
     static const char* const kNames[] = {"pass", "admit_mac1", "admit_mac2", "drop_bad_mac1", "cookie"};
     Napi::Object r = Napi::Object::New(env);
@@ -512,14 +522,108 @@ class GateForTest : public Napi::ObjectWrap<GateForTest> {
   fp::HandshakeGate gate_;
 };
 
+// new ReplayWindow(): the rx thread's replay window (fp::Replay) on its own, check(counter, limit) and
+// mark(counter) called as the rx thread calls them (tests run src/noise/replay.ts's model check on both).
+// Counters are safe integers; a limit may also be Infinity (none). Anything else throws a TypeError.
+class ReplayForTest : public Napi::ObjectWrap<ReplayForTest> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ReplayWindow",
+                       {InstanceMethod("check", &ReplayForTest::Check), InstanceMethod("mark", &ReplayForTest::Mark)});
+  }
+  ReplayForTest(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReplayForTest>(info) {}
+
+ private:
+  Napi::Value Check(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t counter = 0, limit = ~0ull;
+    bool unlimited = info.Length() > 1 && info[1].IsNumber() && info[1].As<Napi::Number>().DoubleValue() == INFINITY;
+    if (info.Length() < 2 || !IntIn(info[0], 0, kMaxSafe, &counter) || !(unlimited || IntIn(info[1], 0, kMaxSafe, &limit))) {
+      Napi::TypeError::New(env, "check(counter, limit): safe non-negative integers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Boolean::New(env, replay_.Check(counter, limit));
+  }
+  Napi::Value Mark(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t counter = 0;
+    if (info.Length() < 1 || !IntIn(info[0], 0, kMaxSafe, &counter))
+      Napi::TypeError::New(env, "mark(counter): a safe non-negative integer").ThrowAsJavaScriptException();
+    else
+      replay_.Mark(counter);
+    return env.Undefined();
+  }
+
+  fp::Replay replay_;
+};
+
+// new PrefixTable(): the fast path's crypto-key routing table (fp::Routes) on its own: insert(addr,
+// prefixLength, peer), removePeer(peer), lookup(addr) -> peer | undefined, size(). Addresses are
+// Uint8Arrays of 4 or 16 bytes; anything else throws a TypeError (tests compare it with allowed-ips.ts).
+class PrefixTableForTest : public Napi::ObjectWrap<PrefixTableForTest> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PrefixTable",
+                       {InstanceMethod("insert", &PrefixTableForTest::Insert),
+                        InstanceMethod("removePeer", &PrefixTableForTest::RemovePeer),
+                        InstanceMethod("lookup", &PrefixTableForTest::Lookup),
+                        InstanceMethod("size", &PrefixTableForTest::Size)});
+  }
+  PrefixTableForTest(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PrefixTableForTest>(info) {}
+
+ private:
+  static const uint8_t* Address(const Napi::Value& v, size_t* len) {
+    if (!IsBytes(v)) return nullptr;
+    const uint8_t* p = Bytes(v, len);
+    return *len == 4 || *len == 16 ? p : nullptr;
+  }
+  Napi::Value Fail(Napi::Env env, const char* usage) {
+    Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Value Insert(const Napi::CallbackInfo& info) {
+    size_t len = 0;
+    const uint8_t* a = info.Length() > 2 ? Address(info[0], &len) : nullptr;
+    uint64_t plen = 0, peer = 0;
+    if (a == nullptr || !IntIn(info[1], 0, len * 8.0, &plen) || !IntIn(info[2], 0, 4294967295.0, &peer))
+      return Fail(info.Env(), "insert(addr: 4 or 16 bytes, prefixLength: 0..32|128, peer: uint32)");
+    if (len == 4)
+      routes_.Insert4(a, static_cast<int>(plen), static_cast<uint32_t>(peer));
+    else
+      routes_.Insert6(a, static_cast<int>(plen), static_cast<uint32_t>(peer));
+    return info.Env().Undefined();
+  }
+  Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
+    uint64_t peer = 0;
+    if (info.Length() < 1 || !IntIn(info[0], 0, 4294967295.0, &peer)) return Fail(info.Env(), "removePeer(peer: uint32)");
+    routes_.RemovePeer(static_cast<uint32_t>(peer));
+    return info.Env().Undefined();
+  }
+  Napi::Value Lookup(const Napi::CallbackInfo& info) {
+    size_t len = 0;
+    const uint8_t* a = info.Length() > 0 ? Address(info[0], &len) : nullptr;
+    if (a == nullptr) return Fail(info.Env(), "lookup(addr: 4 or 16 bytes)");
+    uint32_t peer = 0;
+    bool found = len == 4 ? routes_.Lookup4(a, &peer) : routes_.Lookup6(a, &peer);
+    return found ? Napi::Number::New(info.Env(), peer) : info.Env().Undefined();
+  }
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(routes_.Size()));
+  }
+
+  fp::Routes routes_;
+};
+
 }  // namespace
 
 void RegisterFastPath(Napi::Env env, Napi::Object exports) {
   exports.Set("FastPath", FastPath::Define(env));
   exports.Set("fastPathSeal", Napi::Function::New(env, Seal));
   // The Activity() row width, so the TypeScript reader (activityColumns) is checked against this one.
-  exports.Set("fastPathActivityColumns", Napi::Number::New(env, kActivityColumns));
+  exports.Set("fastPathActivityColumns", Napi::Number::New(env, fp::kActivityColumns));
   exports.Set("fastPathSplit", Napi::Function::New(env, Split));
   exports.Set("fastPathCoalesce", Napi::Function::New(env, Coalesce));
   exports.Set("HandshakeGate", GateForTest::Define(env));
+  exports.Set("ReplayWindow", ReplayForTest::Define(env));
+  exports.Set("PrefixTable", PrefixTableForTest::Define(env));
 }

@@ -40,6 +40,11 @@ class PrefixTable {
     levels_.erase(std::remove_if(levels_.begin(), levels_.end(), [](const Level& l) { return l.map.empty(); }),
                   levels_.end());
   }
+  size_t Size() const {
+    size_t n = 0;
+    for (const auto& l : levels_) n += l.map.size();
+    return n;
+  }
   template <typename Mask>
   bool Lookup(const K& addr, Mask mask, uint32_t* peer) const {
     for (const auto& l : levels_) {
@@ -86,6 +91,7 @@ class Routes {
     v4_.RemovePeer(peer);
     v6_.RemovePeer(peer);
   }
+  size_t Size() const { return v4_.Size() + v6_.Size(); }
   bool Lookup4(const uint8_t* addr, uint32_t* peer) const { return v4_.Lookup(Read4(addr), Mask4, peer); }
   bool Lookup6(const uint8_t* addr, uint32_t* peer) const { return v6_.Lookup(Read6(addr), Mask6, peer); }
 

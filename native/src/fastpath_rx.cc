@@ -61,8 +61,8 @@ void Core::RunRx() {
     const sockaddr_storage& from = froms[mi];
     socklen_t fromLen = msgs[mi].msg_hdr.msg_namelen;
     if (len < 4) return stats.Drop(kDropShortPacket);
-    if (d[0] != kTransportType || d[1] != 0 || d[2] != 0 || d[3] != 0) {
-      uint8_t reply[kCookieReplyLen];
+    if (d[0] != kWgMessageTransport || d[1] != 0 || d[2] != 0 || d[3] != 0) {
+      uint8_t reply[kWgMessageCookieReplySize];
       switch (gate.Admit(d, len, from, now, reply)) {
         case HandshakeGate::kAdmitMac1:
           return punts.push_back({d, len, mi, kSlowHsMac1, 0});
@@ -83,21 +83,21 @@ void Core::RunRx() {
       }
       return punts.push_back({d, len, mi, kSlowUdp, 0});
     }
-    if (len < kWgHeader + kTagLen) return stats.Drop(kDropShortPacket);
+    if (len < kWgMessageTransportHeaderSize + kWgMessageAeadTagSize) return stats.Drop(kDropShortPacket);
     auto it = byIndex_.find(Le32(d + 4));
     if (it == byIndex_.end()) return punts.push_back({d, len, mi, kSlowUdp, 0});
     Keypair* kp = it->second.get();
-    if (now - kp->createdNs > opt.rejectAfterTimeNs) return stats.Drop(kDropExpired);
+    if (now - kp->createdNs > opt.rejectAfterTimeNs) return stats.Drop(kDropExpiredKeypair);
     uint64_t counter = Le64(d + 8);
     if (!kp->replay.Check(counter, opt.rejectAfterMessages)) return stats.Drop(kDropReplayed);
     Peer* peer = peers.find(kp->peerId)->second.get();
-    size_t n = len - kWgHeader - kTagLen;
+    size_t n = len - kWgMessageTransportHeaderSize - kWgMessageAeadTagSize;
     // Key confirmation and roaming are protocol decisions: verify (so the replay window stays complete),
     // then hand the untouched datagram up.
     bool confirmed = kp->confirmed.load(std::memory_order_relaxed);
     if (!confirmed || !SameEndpoint(peer->endpoint, from, fromLen)) {
       memcpy(scratch.data(), d, len);
-      if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgHeader, n)) return stats.Drop(kDropDecryptFailed);
+      if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgMessageTransportHeaderSize, n)) return stats.Drop(kDropDecryptFailed);
       kp->replay.Mark(counter);
       if (!confirmed) {
         // This packet (now marked in the window, so never opened here again) goes up alone; the
@@ -107,7 +107,7 @@ void Core::RunRx() {
       }
       return punts.push_back({d, len, mi, kSlowUdp, 0});
     }
-    uint8_t* p = d + kWgHeader;
+    uint8_t* p = d + kWgMessageTransportHeaderSize;
     if (!aead.Open(kp->recvKey, counter, p, n)) return stats.Drop(kDropDecryptFailed);
     kp->replay.Mark(counter);
     peer->rx.lastAnyNs.store(now, std::memory_order_relaxed);
@@ -118,13 +118,13 @@ void Core::RunRx() {
     if (version == 4 && n >= 20) {
       total = Be16(p + 2);
       src = p + 12;
-      if (total < 20 || total > n) return stats.Drop(kDropBadInner);
+      if (total < 20 || total > n) return stats.Drop(kDropBadInnerPacket);
     } else if (version == 6 && n >= 40) {
       total = 40u + Be16(p + 4);
       src = p + 8;
-      if (total > n) return stats.Drop(kDropBadInner);
+      if (total > n) return stats.Drop(kDropBadInnerPacket);
     } else {
-      return stats.Drop(kDropBadInner);
+      return stats.Drop(kDropBadInnerPacket);
     }
     // Data received (wireguard-go counts it before the source check, for the keepalive timer).
     peer->rx.lastDataNs.store(now, std::memory_order_relaxed);

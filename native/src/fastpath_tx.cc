@@ -39,10 +39,10 @@ struct TxBatch {
   alignas(cmsghdr) uint8_t cmsgs[kTxSlots][CMSG_SPACE(sizeof(uint16_t))];
 
   explicit TxBatch(uint32_t mtu) {
-    slotSize = (kWgHeader + mtu + 16 + kTagLen + 63) & ~size_t(63);
+    slotSize = (kWgMessageTransportHeaderSize + mtu + 16 + kWgMessageAeadTagSize + 63) & ~size_t(63);
     slots.resize(slotSize * kTxSlots);
     plain.resize(kTxSlots);
-    for (int i = 0; i < kTxSlots; i++) plain[i] = slots.data() + i * slotSize + kWgHeader;
+    for (int i = 0; i < kTxSlots; i++) plain[i] = slots.data() + i * slotSize + kWgMessageTransportHeaderSize;
     eps.reserve(kTxSlots);
     punts.reserve(kTxSlots);
   }
@@ -101,7 +101,7 @@ void TxPath::Flush() {
     b.msgLens[i] = 0;
     int version = len >= 20 ? p[0] >> 4 : 0;
     if ((version == 4 && len < 20) || (version == 6 && len < 40) || (version != 4 && version != 6)) {
-      c.stats.Drop(kDropBadInner);
+      c.stats.Drop(kDropBadInnerPacket);
       continue;
     }
     uint32_t id;
@@ -121,7 +121,7 @@ void TxPath::Flush() {
       b.punts.push_back(i);
       continue;
     }
-    size_t msgLen = SealTransport(aead, *kp, counter, p - kWgHeader, len, Core::PaddedLength(len, c.opt.mtu, c.paddingMtu.load(std::memory_order_relaxed)));
+    size_t msgLen = SealTransport(aead, *kp, counter, p - kWgMessageTransportHeaderSize, len, Core::PaddedLength(len, c.opt.mtu, c.paddingMtu.load(std::memory_order_relaxed)));
     if (msgLen == 0) {
       c.stats.Drop(kDropUdpSendFailed);
       continue;
@@ -167,7 +167,7 @@ void TxPath::Flush() {
       if (count > 0 && (!c.udpGso || b.endpoint[j] != b.endpoint[i] || last != seg || l > seg ||
                         count == kMaxGsoSegs || total + l > kMaxGsoBytes))
         break;
-      b.iovs[k++] = {b.plain[j] - kWgHeader, l};
+      b.iovs[k++] = {b.plain[j] - kWgMessageTransportHeaderSize, l};
       total += l;
       last = l;
       count++;
@@ -231,7 +231,7 @@ void TxPath::Drain(int maxReads) {
     if (b.n == kTxSlots) Flush();
     // The packet lands in the next slot (most are small enough); a super-packet spills into staging.
     uint8_t* base = b.plain[b.n] - hdr;
-    size_t first = b.slotSize - kWgHeader + hdr;
+    size_t first = b.slotSize - kWgMessageTransportHeaderSize + hdr;
     iovec iov[2] = {{base, first}, {staging_.data() + first, kMaxRead - first}};
     ssize_t r = readv(c.tunFd, iov, 2);
     if (r < 0) {
@@ -250,7 +250,7 @@ void TxPath::Drain(int maxReads) {
     }
     if (!c.vnetHdr) {
       if (static_cast<size_t>(r) > first || len > cap) {
-        c.stats.Drop(kDropBadInner);
+        c.stats.Drop(kDropBadInnerPacket);
         continue;
       }
       b.lens[b.n++] = static_cast<uint32_t>(len);
@@ -271,7 +271,7 @@ void TxPath::Drain(int maxReads) {
       got = SplitPacket(vh, pkt, len, &b.plain[0], cap, &b.lens[0], kTxSlots);
     }
     if (got <= 0) {
-      c.stats.Drop(kDropBadInner);
+      c.stats.Drop(kDropBadInnerPacket);
       continue;
     }
     b.n += got;

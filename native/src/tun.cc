@@ -8,7 +8,38 @@
 #include <cstring>
 #include <string>
 
-// openTun(name) -> { fd, name }: IFF_TUN | IFF_NO_PI, nonblocking, close-on-exec.
+#include "tun.h"
+
+int OpenTunDevice(const std::string& name, int vnetHdrLen, unsigned offloads, std::string* actualName,
+                  std::string* err) {
+  if (name.size() >= IFNAMSIZ) {
+    *err = "tun name too long";
+    return -1;
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *err = std::string("open /dev/net/tun: ") + strerror(errno);
+    return -1;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnetHdrLen > 0 ? IFF_VNET_HDR : 0);
+  strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    *err = std::string("TUNSETIFF ") + name + ": " + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  if (vnetHdrLen > 0 && (ioctl(fd, TUNSETVNETHDRSZ, &vnetHdrLen) < 0 || ioctl(fd, TUNSETOFFLOAD, offloads) < 0)) {
+    *err = std::string("TUNSETOFFLOAD: ") + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  *actualName = ifr.ifr_name;
+  return fd;
+}
+
+// openTun(name) -> { fd, name }: a plain TUN (no virtio header) for the JS engine.
 Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -20,24 +51,15 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "tun name too long").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  std::string actual, err;
+  int fd = OpenTunDevice(name, 0, 0, &actual, &err);
   if (fd < 0) {
-    Napi::Error::New(env, std::string("open /dev/net/tun: ") + strerror(errno)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof(ifr));
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int e = errno;
-    close(fd);
-    Napi::Error::New(env, std::string("TUNSETIFF ") + name + ": " + strerror(e)).ThrowAsJavaScriptException();
+    Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
-  out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  out.Set("name", Napi::String::New(env, actual));
   return out;
 }
 

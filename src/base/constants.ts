@@ -34,6 +34,17 @@ export const wgMessage = {
   aeadTagSize: 16,
 } as const;
 
+/**
+ * When the handshake path counts as under load (noise/load-meter.ts, and the native rx thread's gate): more
+ * than `perSlot` handshake messages within one `slotMs` slot (16 per 125 ms = 128/s), sticky for `stickyMs`
+ * after the last excess.
+ */
+export const handshakeLoad = {
+  perSlot: 16,
+  slotMs: 125,
+  stickyMs: 1000,
+} as const;
+
 /** Underlay and tunnel sizes. */
 export const net = {
   /**

@@ -4,7 +4,6 @@
 import type { Logger } from '../base/log.js';
 import type { Secret } from '../base/secret.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { DropReason } from '../metrics/table.js';
 import type { WgAction, WgEndpoint } from '../noise/actions.js';
 import type { HandshakeAdmission, WgDevice } from '../noise/device.js';
 import type { Fanout } from '../routing/fanout.js';
@@ -208,7 +207,7 @@ export class EngineCore {
           if (a.packet.length > 0) this.outsideToInside(a.peer, a.packet);
           break;
         case 'drop':
-          this.drops.add(a.reason as DropReason);
+          this.drops.add(a.reason);
           break;
         case 'handshake':
           this.#metrics.inc('handshakes_total', { peer: this.peers.get(a.peer)?.name ?? a.peer, role: a.role });

@@ -6,7 +6,6 @@
 import type { Logger } from '../base/log.js';
 import type { Secret } from '../base/secret.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { DropReason } from '../metrics/table.js';
 import type { WgAction } from '../noise/actions.js';
 import type { WgDevice } from '../noise/device.js';
 import type { Clock, Endpoint, Timer } from '../platform/ports.js';
@@ -15,7 +14,14 @@ import { cookieKey, mac1Key } from '../noise/cookie.js';
 import { parseCidr } from '../wire/ip.js';
 import type { DataPlaneEngine, EngineEvent, PeerCounters, PeerSpec } from './engine.js';
 import { EngineCore } from './engine-core.js';
-import { activityColumns, type FastPathHandle, type FastPathStats, type SlowItem } from './native-addon.js';
+import {
+  activityColumns,
+  nativeDropReasons,
+  type FastPathHandle,
+  type FastPathStats,
+  type NativeDropReason,
+  type SlowItem,
+} from './native-addon.js';
 
 const tickIntervalMs = 100;
 
@@ -49,7 +55,7 @@ export class NativeEngine implements DataPlaneEngine {
   readonly #keys = new Map<number, string>();
   /** Peers whose traffic does not take the native UDP path (a stream, null framing): JS handles them. */
   readonly #offUdp = new Set<string>();
-  #lastDrops: Record<string, number> = {};
+  #lastDrops: Partial<Record<NativeDropReason, number>> = {};
   #nextId = 1;
   #timer: Timer | undefined;
   #running = false;
@@ -171,7 +177,7 @@ export class NativeEngine implements DataPlaneEngine {
    */
   #syncHandshakeKeys(): void {
     const pub = this.#d.device.publicKey;
-    this.#fast.setHandshakeKeys?.(mac1Key(pub), cookieKey(pub), this.#d.device.limits.cookieRefreshTimeMs);
+    this.#fast.setHandshakeKeys(mac1Key(pub), cookieKey(pub), this.#d.device.limits.cookieRefreshTimeMs);
   }
 
   /** The threads route only CIDRs with exactly one exit; multi-exit CIDRs and misses come up to JS. */
@@ -197,7 +203,7 @@ export class NativeEngine implements DataPlaneEngine {
   /** Both sealers pad the same way: the device (slow path) and the tx thread. */
   setPaddingMtu(mtu: number): void {
     this.#d.device.setPaddingMtu(mtu);
-    this.#fast.setPaddingMtu?.(mtu);
+    this.#fast.setPaddingMtu(mtu);
   }
 
   /** The fast path's own counters (reads, sends, offload use, drops). */
@@ -245,9 +251,9 @@ export class NativeEngine implements DataPlaneEngine {
 
   #flushNativeDrops(): void {
     const totals = this.#fast.stats().drops;
-    for (const [reason, total] of Object.entries(totals)) {
-      const delta = total - (this.#lastDrops[reason] ?? 0);
-      if (delta > 0) this.core.drops.add(reason as DropReason, delta);
+    for (const reason of nativeDropReasons) {
+      const delta = totals[reason] - (this.#lastDrops[reason] ?? 0);
+      if (delta > 0) this.core.drops.add(reason, delta);
     }
     this.#lastDrops = { ...totals };
   }

@@ -4,7 +4,7 @@
 import type { Metrics } from '../metrics/registry.js';
 import type { FastPathStats } from './native-addon.js';
 
-type Rows<L extends string> = readonly (readonly [L, (s: FastPathStats) => number | undefined])[];
+type Rows<L extends string> = readonly (readonly [L, (s: FastPathStats) => number])[];
 
 const packets: Rows<string> = [
   ['tx', (s) => s.txPackets],
@@ -38,7 +38,7 @@ function* rows<K extends string>(
   table: Rows<string>,
   s: FastPathStats,
 ): Iterable<[Record<K, string>, number]> {
-  for (const [value, read] of table) yield [{ [label]: value } as Record<K, string>, read(s) ?? 0];
+  for (const [value, read] of table) yield [{ [label]: value } as Record<K, string>, read(s)];
 }
 
 /**
@@ -53,8 +53,8 @@ export function registerFastPathMetrics(metrics: Metrics, stats: () => FastPathS
   metrics.collectFrom('fastpath_slow_queue_items', () => {
     const s = stats();
     return [
-      [{ stat: 'now' }, s.slowQueued ?? 0],
-      [{ stat: 'peak' }, s.slowPeak ?? 0],
+      [{ stat: 'now' }, s.slowQueued],
+      [{ stat: 'peak' }, s.slowPeak],
     ];
   });
   metrics.collectFrom('fastpath_running', () => [[{}, stats().running ? 1 : 0]]);

@@ -3,7 +3,10 @@
 // Our engines hand handshake datagrams to WgDevice one at a time, with no queue to measure, so we
 // measure the arrival rate instead: more than `perSlot` handshake messages within one `slotMs` slot
 // (16 per 125 ms = 128/s by default) engages the state, which sticks for `stickyMs` after the last
-// excess. Legitimate peers rekey every 2 minutes, so even a thousand of them stay far below it.
+// excess (base/constants.ts handshakeLoad). Legitimate peers rekey every 2 minutes, so even a thousand of
+// them stay far below it.
+import { handshakeLoad } from '../base/constants.js';
+
 export interface LoadMeterOptions {
   readonly perSlot?: number;
   readonly slotMs?: number;
@@ -20,9 +23,9 @@ export class HandshakeLoadMeter {
   #now = -Infinity;
 
   constructor(o: LoadMeterOptions = {}) {
-    this.#perSlot = o.perSlot ?? 16;
-    this.#slotMs = o.slotMs ?? 125;
-    this.#stickyMs = o.stickyMs ?? 1000;
+    this.#perSlot = o.perSlot ?? handshakeLoad.perSlot;
+    this.#slotMs = o.slotMs ?? handshakeLoad.slotMs;
+    this.#stickyMs = o.stickyMs ?? handshakeLoad.stickyMs;
   }
 
   /** Records one handshake message (initiation or response) arriving at monotonic time `now`. */

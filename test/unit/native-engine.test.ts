@@ -6,7 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Secret } from '../../src/base/secret.js';
 import { silentLogger } from '../../src/base/log.js';
-import { type FastPathHandle, type SlowItem } from '../../src/dataplane/native-addon.js';
+import {
+  nativeDropReasons,
+  type FastPathHandle,
+  type NativeDropReason,
+  type SlowItem,
+} from '../../src/dataplane/native-addon.js';
 import { NativeEngine } from '../../src/dataplane/native-engine.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { WgDevice } from '../../src/noise/device.js';
@@ -23,6 +28,10 @@ interface Installed {
   confirmed: boolean;
 }
 
+function noDrops(): Record<NativeDropReason, number> {
+  return Object.fromEntries(nativeDropReasons.map((r) => [r, 0])) as Record<NativeDropReason, number>;
+}
+
 /** Records what the engine asks of the native side; datagrams go to `wire`. */
 class FakeFast implements FastPathHandle {
   onSlow: ((items: SlowItem[]) => void) | undefined;
@@ -33,11 +42,11 @@ class FakeFast implements FastPathHandle {
   readonly tunWrites: Buffer[] = [];
   readonly sent: { kind: 'plain' | 'transport'; data: Buffer }[] = [];
   rows: number[] = [];
-  drops: Record<string, number> = {};
+  drops = noDrops();
   wire: ((data: Buffer) => void) | undefined;
 
   openTun(name: string) {
-    return { fd: -1, name, vnetHdr: false, tso: false };
+    return { fd: -1, name, vnetHdr: false, tso: false, uso: false };
   }
   bind(_host: string, port: number) {
     return { port, gso: false, gro: false };
@@ -89,6 +98,10 @@ class FakeFast implements FastPathHandle {
     this.wire?.(Buffer.from(data));
     return true;
   }
+  setPaddingMtu(): void {}
+  setHandshakeKeys(): boolean {
+    return true;
+  }
   writeTun(packet: Uint8Array): boolean {
     this.tunWrites.push(Buffer.from(packet));
     return true;
@@ -115,6 +128,11 @@ class FakeFast implements FastPathHandle {
       puntedTun: z,
       puntedUdp: z,
       puntedInner: z,
+      usoWrites: z,
+      puntedUnconfirmed: z,
+      cookieReplies: z,
+      slowQueued: z,
+      slowPeak: z,
       resealed: z,
       drops: { ...this.drops },
       running: true,
@@ -238,10 +256,10 @@ test('traffic summaries drive the device timers: data sent past rekey-after-time
 
 test('native drop counters reach the metrics; removing a peer removes it natively', async () => {
   const { clock, a, b } = pair();
-  a.fast.drops = { decrypt_failed: 3, replayed: 1 };
+  a.fast.drops = { ...noDrops(), decrypt_failed: 3, replayed: 1 };
   clock.advance(200);
   assert.equal(await a.metrics.value('packets_dropped_total', { reason: 'decrypt_failed' }), 3);
-  a.fast.drops = { decrypt_failed: 5, replayed: 1 };
+  a.fast.drops = { ...noDrops(), decrypt_failed: 5, replayed: 1 };
   clock.advance(200);
   assert.equal(await a.metrics.value('packets_dropped_total', { reason: 'decrypt_failed' }), 5);
   assert.equal(await a.metrics.value('packets_dropped_total', { reason: 'replayed' }), 1);

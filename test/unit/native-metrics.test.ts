@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metrics } from '../../src/metrics/registry.js';
 import { registerFastPathMetrics } from '../../src/dataplane/native-metrics.js';
-import type { FastPathStats } from '../../src/dataplane/native-addon.js';
+import { nativeDropReasons, type FastPathStats, type NativeDropReason } from '../../src/dataplane/native-addon.js';
 
 function stats(n: number): FastPathStats {
   return {
@@ -21,8 +21,15 @@ function stats(n: number): FastPathStats {
     puntedTun: 8 * n,
     puntedUdp: 9 * n,
     puntedInner: 11 * n,
+    puntedUnconfirmed: 13 * n,
     resealed: 12 * n,
-    drops: { replayed: 1 },
+    cookieReplies: 14 * n,
+    slowQueued: 0,
+    slowPeak: 15 * n,
+    drops: {
+      ...(Object.fromEntries(nativeDropReasons.map((r) => [r, 0])) as Record<NativeDropReason, number>),
+      replayed: 1,
+    },
     running: n > 0,
   };
 }
@@ -42,12 +49,4 @@ test('fast-path counters are read at each scrape and exported under one name per
   const text = await m.text();
   assert.match(text, /tunmesh_fastpath_syscalls_total\{call="udp_recv"\} 15/);
   assert.doesNotMatch(text, /fastpath.*replayed/, 'drops belong to packets_dropped_total');
-});
-
-test('counters an older addon lacks read as 0', async () => {
-  const m = new Metrics();
-  const { usoWrites: _u, puntedInner: _p, ...old } = stats(2);
-  registerFastPathMetrics(m, () => old);
-  assert.equal(await m.value('fastpath_offload_total', { kind: 'uso_writes' }), 0);
-  assert.equal(await m.value('fastpath_punted_total', { kind: 'tun' }), 16);
 });
