@@ -57,11 +57,11 @@ export class NativeHost {
     };
   }
 
-  /** A host when the addon has the fast path; undefined (callers fall back to the JS engine) otherwise. */
+  /** A host when the addon loads; undefined (callers fall back to the JS engine) otherwise. */
   static tryCreate(o: NativeHostOptions): NativeHost | undefined {
     const addon = loadFastPath();
     if (addon === undefined) {
-      o.log.warn('native engine requested but the addon has no fast path; using the js engine');
+      o.log.warn('native engine requested but the addon does not load; using the js engine');
       return undefined;
     }
     // TUNMESH_FASTPATH_THREADS=1|2, TUNMESH_FASTPATH_OFFLOAD=0 and TUNMESH_FASTPATH_USO=0 are for

@@ -9,7 +9,7 @@ import { loadFastPath } from '../../src/dataplane/native-addon.js';
 import { which } from '../helpers/wg-netns.js';
 
 const skip =
-  (loadFastPath() === undefined && 'native addon without the fast path') ||
+  (loadFastPath() === undefined && 'native addon not built (run npm install)') ||
   (!(which('iperf3') && which('jq')) && 'iperf3/jq not installed');
 
 test(

@@ -1,7 +1,7 @@
 // The native engine end to end through the real CLI: two native daemons and one JS daemon in one mesh
 // (engine chosen with TUNMESH_DATAPLANE__ENGINE, the config's env override). Native↔native and
 // native↔JS carry IPv4/IPv6 ping and checksummed TCP both ways, and the native nodes' status counts the
-// traffic their threads carried. Skips when the addon has no fast path.
+// traffic their threads carried. Skips when the addon is not built.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, waitFor } from '../helpers/netns.js';
@@ -10,7 +10,7 @@ import { Mesh } from '../helpers/mesh.js';
 import { tcpTransfer } from '../helpers/transfer.js';
 import { loadFastPath } from '../../src/dataplane/native-addon.js';
 
-const skip = loadFastPath() === undefined && 'native addon without the fast path';
+const skip = loadFastPath() === undefined && 'native addon not built (run npm install)';
 const engines: Record<string, 'native' | 'js'> = { n1: 'native', n2: 'native', n3: 'js' };
 const nodes = Object.keys(engines);
 let lab: Lab;

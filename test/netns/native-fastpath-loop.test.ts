@@ -13,7 +13,7 @@ import { Lab } from '../helpers/netns.js';
 import { fastPathChildPrelude } from '../helpers/fastpath-child.js';
 import { loadFastPath } from '../../src/dataplane/native-addon.js';
 
-const skip = loadFastPath() === undefined && 'native addon without the fast path';
+const skip = loadFastPath() === undefined && 'native addon not built (run npm install)';
 const nativeDir = resolve(import.meta.dirname, '..', '..', 'native');
 let lab: Lab;
 

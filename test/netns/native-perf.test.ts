@@ -15,7 +15,7 @@ import { loadFastPath } from '../../src/dataplane/native-addon.js';
 
 const skip =
   (process.env.TUNMESH_PERF !== '1' && 'a performance figure: TUNMESH_PERF=1') ||
-  (loadFastPath() === undefined && 'native addon without the fast path');
+  (loadFastPath() === undefined && 'native addon not built (run npm install)');
 const seconds = Number(process.env.TUNMESH_PERF_SECONDS ?? 5);
 // n1 gets this many extra static peers (no endpoint, one /32 each) to size the tables, like the bench's
 // scaling run; TUNMESH_PERF_NODE_OPTIONS is the daemons' NODE_OPTIONS (e.g. --max-semi-space-size=1).

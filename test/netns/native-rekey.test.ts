@@ -14,7 +14,7 @@ import { Mesh } from '../helpers/mesh.js';
 import { ping } from '../helpers/transfer.js';
 import { loadFastPath } from '../../src/dataplane/native-addon.js';
 
-const skip = loadFastPath() === undefined && 'native addon without the fast path';
+const skip = loadFastPath() === undefined && 'native addon not built (run npm install)';
 const soak = process.env.TUNMESH_SOAK === '1';
 const streamS = soak ? 60 : 12;
 const rekeyMs = soak ? 20_000 : 4_000;

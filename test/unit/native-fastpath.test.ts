@@ -11,7 +11,7 @@ import { activityColumns, loadFastPath } from '../../src/dataplane/native-addon.
 import { vectorFile, type NoiseVectors } from '../vectors/noise-vectors.js';
 
 const fast = loadFastPath();
-const skip = fast === undefined && 'native addon without the fast path (run npm install)';
+const skip = fast === undefined && 'native addon not built (run npm install)';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 // ---- packet construction and checks (independent of the native code) ----

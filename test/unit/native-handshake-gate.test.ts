@@ -12,7 +12,7 @@ import { decodeCookieReply } from '../../src/wire/wireguard.js';
 import { loadFastPath, type GateResult } from '../../src/dataplane/native-addon.js';
 
 const Gate = loadFastPath()?.HandshakeGate;
-const skip = Gate === undefined && 'native addon without the handshake gate (run npm install)';
+const skip = Gate === undefined && 'native addon not built (run npm install)';
 const refreshMs = 120_000;
 const pub = publicKeyOf(generatePrivateKey());
 

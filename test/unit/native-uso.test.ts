@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { loadFastPath } from '../../src/dataplane/native-addon.js';
 
 const fast = loadFastPath();
-const skip = fast === undefined && 'native addon without the fast path (run npm install)';
+const skip = fast === undefined && 'native addon not built (run npm install)';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 function sum16(b: Uint8Array, acc = 0): number {
