@@ -403,7 +403,7 @@ bool Core::SendTo(const uint8_t* data, size_t len, const Endpoint& to) {
 // used its own counter, which the tx thread does not know: re-seal it under the shared counter so no
 // nonce is ever used twice. Opened with the send key, which also proves it is ours.
 bool Core::SendTransport(uint32_t peerId, const uint8_t* data, size_t len, const Endpoint& to) {
-  if (len < kWgMessageTransportHeaderSize + kWgMessageAeadTagSize || data[0] != kWgMessageTransport) return false;
+  if (len < kWgMessageTransportMinSize || data[0] != kWgMessageTransport) return false;
   std::vector<uint8_t> msg(data, data + len);
   uint32_t receiver = Le32(data + 4);
   uint64_t oldCounter = Le64(data + 8);

@@ -538,7 +538,8 @@ class ReplayForTest : public Napi::ObjectWrap<ReplayForTest> {
     Napi::Env env = info.Env();
     uint64_t counter = 0, limit = ~0ull;
     bool unlimited = info.Length() > 1 && info[1].IsNumber() && info[1].As<Napi::Number>().DoubleValue() == INFINITY;
-    if (info.Length() < 2 || !IntIn(info[0], 0, kMaxSafe, &counter) || !(unlimited || IntIn(info[1], 0, kMaxSafe, &limit))) {
+    if (info.Length() < 2 || !IntIn(info[0], 0, kMaxSafe, &counter) ||
+        !(unlimited || IntIn(info[1], 0, kMaxSafe, &limit))) {
       Napi::TypeError::New(env, "check(counter, limit): safe non-negative integers").ThrowAsJavaScriptException();
       return env.Undefined();
     }
@@ -595,7 +596,8 @@ class PrefixTableForTest : public Napi::ObjectWrap<PrefixTableForTest> {
   }
   Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
     uint64_t peer = 0;
-    if (info.Length() < 1 || !IntIn(info[0], 0, 4294967295.0, &peer)) return Fail(info.Env(), "removePeer(peer: uint32)");
+    if (info.Length() < 1 || !IntIn(info[0], 0, 4294967295.0, &peer))
+      return Fail(info.Env(), "removePeer(peer: uint32)");
     routes_.RemovePeer(static_cast<uint32_t>(peer));
     return info.Env().Undefined();
   }

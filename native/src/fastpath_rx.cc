@@ -83,7 +83,7 @@ void Core::RunRx() {
       }
       return punts.push_back({d, len, mi, kSlowUdp, 0});
     }
-    if (len < kWgMessageTransportHeaderSize + kWgMessageAeadTagSize) return stats.Drop(kDropShortPacket);
+    if (len < kWgMessageTransportMinSize) return stats.Drop(kDropShortPacket);
     auto it = byIndex_.find(Le32(d + 4));
     if (it == byIndex_.end()) return punts.push_back({d, len, mi, kSlowUdp, 0});
     Keypair* kp = it->second.get();
@@ -97,7 +97,8 @@ void Core::RunRx() {
     bool confirmed = kp->confirmed.load(std::memory_order_relaxed);
     if (!confirmed || !SameEndpoint(peer->endpoint, from, fromLen)) {
       memcpy(scratch.data(), d, len);
-      if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgMessageTransportHeaderSize, n)) return stats.Drop(kDropDecryptFailed);
+      if (!aead.Open(kp->recvKey, counter, scratch.data() + kWgMessageTransportHeaderSize, n))
+        return stats.Drop(kDropDecryptFailed);
       kp->replay.Mark(counter);
       if (!confirmed) {
         // This packet (now marked in the window, so never opened here again) goes up alone; the

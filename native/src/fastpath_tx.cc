@@ -121,7 +121,8 @@ void TxPath::Flush() {
       b.punts.push_back(i);
       continue;
     }
-    size_t msgLen = SealTransport(aead, *kp, counter, p - kWgMessageTransportHeaderSize, len, Core::PaddedLength(len, c.opt.mtu, c.paddingMtu.load(std::memory_order_relaxed)));
+    size_t msgLen = SealTransport(aead, *kp, counter, p - kWgMessageTransportHeaderSize, len,
+                                  Core::PaddedLength(len, c.opt.mtu, c.paddingMtu.load(std::memory_order_relaxed)));
     if (msgLen == 0) {
       c.stats.Drop(kDropUdpSendFailed);
       continue;
