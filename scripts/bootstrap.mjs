@@ -5,7 +5,8 @@
 //      root with apt-get; otherwise it names what is missing and how to install it;
 //   2. `npm ci` when node_modules does not match package-lock.json (a stamp records the lock's hash and the
 //      Node ABI the native addon was built for), then checks that the native addon exists;
-//   3. for the demo, `npm run build` when dist/ is missing or older than src/ (`npm test` builds by itself).
+//   3. a rebuild of the native addon when native/src is newer than it;
+//   4. for the demo, `npm run build` when dist/ is missing or older than src/ (`npm test` builds by itself).
 // Node built-ins only: it must run before node_modules exists. TUNMESH_NO_APT=1 reports instead of installing.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, utimesSync } from 'node:fs';
@@ -143,13 +144,29 @@ if (depsReason) {
   writeFileSync(stampFile, wantStamp);
 }
 
+/** Modification time of `p`, or of the newest file under it. */
+function newest(p) {
+  const s = statSync(p);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(0, ...readdirSync(p).map((e) => newest(join(p, e))));
+}
+
+// The addon ships with the code (src/dataplane/native-addon.ts has no optional members): sources changed
+// since it was built (a pull, a merge) mean a rebuild, or tests would load an addon that lacks what they use.
+if (!skipNative && existsSync(addonFile)) {
+  const nativeSources = ['native/src', 'native/binding.gyp'].map((p) => join(root, p)).filter(existsSync);
+  if (statSync(addonFile).mtimeMs < Math.max(...nativeSources.map(newest))) {
+    say('node native/scripts/build.cjs (native/src changed since the addon was built)');
+    const r = spawnSync(process.execPath, [join(root, 'native', 'scripts', 'build.cjs')], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) fail('building the native addon failed (see above)');
+  }
+}
+
 if (mode === 'demo') {
   const buildStamp = join(root, 'dist', '.tunmesh-build');
-  const newest = (p) => {
-    const s = statSync(p);
-    if (!s.isDirectory()) return s.mtimeMs;
-    return Math.max(0, ...readdirSync(p).map((e) => newest(join(p, e))));
-  };
   const sources = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((p) => join(root, p));
   const built = existsSync(buildStamp) ? statSync(buildStamp).mtimeMs : 0;
   const buildReason = !existsSync(join(root, 'dist', 'cli', 'main.js'))

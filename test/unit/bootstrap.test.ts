@@ -1,8 +1,9 @@
 // scripts/bootstrap.mjs's decisions (what `npm run demo` and `npm test` do before they start): npm ci only
-// when node_modules does not match package-lock.json, the build only when dist/ is older than src/, and a
-// clear stop naming the missing package and its install command when it cannot install it. Run in a
-// scratch tree whose PATH holds stand-ins for npm and the system commands, so that nothing is installed;
-// the real installs are proven by test/netns/fresh-clone.test.ts.
+// when node_modules does not match package-lock.json, the build only when dist/ is older than src/, the
+// native addon rebuilt when native/src is newer than it, and a clear stop naming the missing package and
+// its install command when it cannot install it. Run in a scratch tree whose PATH holds stand-ins for npm
+// and the system commands, so that nothing is installed; the real installs are proven by
+// test/netns/fresh-clone.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -111,6 +112,30 @@ test('a changed package-lock.json reinstalls; a changed source rebuilds; a lost 
   utimesSync(join(tree, 'src/main.ts'), new Date(Date.now() + 10_000), new Date(Date.now() + 10_000));
   r = bootstrap('test');
   assert.ok(!calls().includes('run --silent build'), r.out);
+});
+
+test('native sources newer than the addon rebuild it (a pull or merge changed them); then nothing to do', () => {
+  mkdirSync(join(tree, 'native/src'), { recursive: true });
+  mkdirSync(join(tree, 'native/scripts'), { recursive: true });
+  writeFileSync(
+    join(tree, 'native/scripts/build.cjs'),
+    "const fs = require('node:fs');\nfs.appendFileSync('npm-calls', 'native build\\n');\nfs.writeFileSync('native/build/Release/tunmesh_native.node', '');\n",
+  );
+  writeFileSync(join(tree, 'native/src/fastpath.cc'), '// changed\n');
+  const later = new Date(Date.now() + 20_000);
+  utimesSync(join(tree, 'native/src/fastpath.cc'), later, later);
+  let r = bootstrap('test');
+  assert.equal(r.code, 0, r.out);
+  assert.match(
+    r.out,
+    /^bootstrap: node native\/scripts\/build\.cjs \(native\/src changed since the addon was built\)$/m,
+  );
+  assert.deepEqual(calls(), ['native build']);
+  utimesSync(join(tree, 'native/build/Release/tunmesh_native.node'), later, later);
+  r = bootstrap('test');
+  assert.deepEqual(calls(), [], r.out);
+  rmSync(join(tree, 'native/src'), { recursive: true });
+  rmSync(join(tree, 'native/scripts'), { recursive: true });
 });
 
 test('missing commands it may not install: named with the package and its install command, nothing run', () => {
