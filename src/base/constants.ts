@@ -85,3 +85,19 @@ export const auth = {
   nonceCacheMax: 100_000,
   maxBodyBytes: 1_048_576,
 } as const;
+
+/** Self-signed node records (membership/record-auth.ts, membership/core.ts). */
+export const records = {
+  /**
+   * A record (or suspicion or death) whose epoch is further than this past the receiver's wall clock is
+   * refused: epochs are start times, and one far in the future could never be outbid by a real restart.
+   * Ten minutes is far beyond sane clock skew between hosts.
+   */
+  maxFutureEpochMs: 600_000,
+  /** "Another instance" / "impostor" warnings about this node: at most one per interval, with a count. */
+  conflictWarnIntervalMs: 30_000,
+  /** Signature checks remembered (by signed bytes), so re-gossiped records are not verified again. */
+  verifyCacheEntries: 8192,
+  /** Refused new-key records kept per node until their old holder is known dead (then applied). */
+  pendingRecordsMax: 64,
+} as const;

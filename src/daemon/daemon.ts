@@ -17,6 +17,7 @@ import { JsEngine } from '../dataplane/js-engine.js';
 import { NativeHost } from '../dataplane/native-host.js';
 import { Membership } from '../membership/membership.js';
 import type { NodeRecord } from '../membership/record.js';
+import { recordAuth } from '../membership/record-auth.js';
 import { Metrics } from '../metrics/registry.js';
 import { WgDevice } from '../noise/device.js';
 import { HandshakeLoadMeter } from '../noise/load-meter.js';
@@ -337,6 +338,7 @@ export class Daemon {
 
     const membership = new Membership({
       self,
+      auth: recordAuth(secrets.privateKey.expose()),
       options: config.membership,
       transport: new HttpsTransport(this.#client),
       clock: platform.clock,

@@ -14,6 +14,7 @@ import type { Secret } from '../base/secret.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { DataPlaneEngine } from '../dataplane/engine.js';
 import type { NodeRecord } from '../membership/record.js';
+import { recordAuth, type RecordAuth } from '../membership/record-auth.js';
 
 export type KeyRotationResult =
   | {
@@ -66,7 +67,7 @@ export interface KeyRotationTarget {
     | {
         self(): NodeRecord;
         members(): readonly { readonly id: string; readonly state: string; readonly record?: NodeRecord | undefined }[];
-        updateSelfNow(patch: { publicKey: string }): void;
+        rotateIdentity(auth: RecordAuth, patch: { publicKey: string }): void;
       }
     | undefined;
 }
@@ -96,7 +97,9 @@ export function rotateNodeKey(t: KeyRotationTarget, privateKey: Secret<Uint8Arra
   if (!plan.ok) return plan;
   engine.replaceIdentity!(privateKey);
   t.transport?.setSelfKey(publicKeyOf(privateKey.expose()));
-  membership.updateSelfNow({ publicKey: plan.publicKey });
+  // The record with the new key is signed by the new key and vouched for by the old one, so members
+  // accept the key change while this node is alive (membership/core.ts: key continuity).
+  membership.rotateIdentity(recordAuth(privateKey.expose()), { publicKey: plan.publicKey });
   const liveMembers = members.filter((m) => m.state !== 'dead' && m.record).length;
   t.log.info({ publicKey: plan.publicKey, previousPublicKey: previous, liveMembers }, 'node key rotated live');
   return { ok: true, publicKey: plan.publicKey, previousPublicKey: previous, liveMembers };

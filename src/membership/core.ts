@@ -19,6 +19,12 @@
 //    so bulk state spreads as a push-pull epidemic, 512 records per exchange, in O(log n) rounds, and a
 //    quiet mesh syncs rarely. Alive records learned that way are not gossiped again (they are old news
 //    spreading by anti-entropy already); suspicions and deaths are.
+//  - records are self-signed (record-auth.ts): an alive record is verified before it is applied or
+//    relayed; one whose epoch is far in the future is refused; a new signing key for a name we hold live
+//    needs the held key's statement (`prev`, a live rotation), else it waits (pendingRecords) until the
+//    held instance is dead by our own verdict. A death we only heard of is checked first: we ping the
+//    held record's URL naming its epoch, and only an answer from another instance (or none) confirms it.
+import { records as recordLimits } from '../base/constants.js';
 import type { Logger } from '../base/log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { BroadcastQueue } from './broadcast-queue.js';
@@ -34,7 +40,8 @@ import {
 } from './messages.js';
 import { isOutboundOnly, outboundTiming, staleOutboundMembers } from './reachability.js';
 import { departedDue } from './departed.js';
-import { compareIncarnation, type NodeRecord } from './record.js';
+import { compareIncarnation, maxRotationLinks, type NodeRecord } from './record.js';
+import type { RecordAuth, RefusalReason } from './record-auth.js';
 import { sample, shuffle, type Rng } from './rng.js';
 import { Suspicions, type SuspicionBounds } from './suspicion.js';
 import { boundedSyncAnswer } from './sync-reply.js';
@@ -73,7 +80,9 @@ type Pending =
   | { kind: 'relay'; target: string; requestId: number }
   | { kind: 'gossip'; target: string }
   | { kind: 'sync'; target: string }
-  | { kind: 'push'; target: string };
+  | { kind: 'push'; target: string }
+  /** Which instance answers at a held record's URL (key continuity): `epoch` is the held one's. */
+  | { kind: 'verify'; target: string; epoch: number };
 
 const expectedReply: Record<Pending['kind'], readonly Reply['type'][]> = {
   probe: ['ack', 'nack'],
@@ -81,6 +90,7 @@ const expectedReply: Record<Pending['kind'], readonly Reply['type'][]> = {
   gossip: ['ack'],
   sync: ['sync-reply'],
   push: ['push-reply'],
+  verify: ['ack', 'nack'],
 };
 
 interface Probe {
@@ -113,18 +123,37 @@ export class MembershipCore {
   #leaving = false;
   #out: Action[] = [];
   readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  #auth: RecordAuth;
+  readonly #wallNow: () => number;
+  /** Records refused for a new key, by id, until the held instance is known dead (then applied). */
+  readonly #pendingRecords = new Map<string, NodeRecord>();
+  /** Ids whose held instance we are checking (one verify ping at a time). */
+  readonly #verifying = new Set<string>();
+  /** Rate-limited warnings: when each kind was last logged and how many were suppressed since. */
+  readonly #warnings = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
     self: NodeRecord,
     timing: DerivedTiming,
     rng: Rng,
     now: number,
-    hooks: { log: Logger; metrics?: Metrics | undefined },
+    hooks: {
+      log: Logger;
+      metrics?: Metrics | undefined;
+      /** Signs this node's record and verifies others' (record-auth.ts). */
+      auth: RecordAuth;
+      /** Wall-clock ms, for refusing epochs far in the future (epochs are wall-clock start times). */
+      wallNow?: () => number;
+    },
   ) {
     this.#t = timing;
     this.#rng = rng;
     this.#log = hooks.log;
-    this.table = new MemberTable(self, { log: hooks.log, metrics: hooks.metrics });
+    this.#metrics = hooks.metrics;
+    this.#auth = hooks.auth;
+    this.#wallNow = hooks.wallNow ?? Date.now;
+    this.table = new MemberTable(hooks.auth.sign(self), { log: hooks.log, metrics: hooks.metrics });
     // Random phases so that nodes started together do not probe in lockstep.
     this.#nextProbeAt = now + rng() * timing.probeIntervalMs;
     this.#nextGossipAt = now + rng() * timing.gossipIntervalMs;
@@ -171,6 +200,7 @@ export class MembershipCore {
       if (u) {
         this.#log.info({ peer: id }, `declaring ${id} dead: suspicion not refuted`);
         this.#queue.enqueue(u);
+        this.#adoptPending(now, id);
       }
     }
     if (now >= this.#nextStaleCheckAt || (isOutboundOnly(this.self) && now >= this.#nextHeartbeatAt))
@@ -254,6 +284,11 @@ export class MembershipCore {
     switch (msg.type) {
       case 'ping':
       case 'gossip':
+        // A check of which instance answers here (verify): another epoch is not the one the asker holds.
+        if (msg.type === 'ping' && msg.epoch !== undefined && msg.epoch !== this.self.epoch) {
+          this.#reply(requestId, this.#ack('nack', from));
+          break;
+        }
         this.#applyAll(now, msg.updates);
         this.#reply(requestId, this.#ack('ack', from));
         break;
@@ -327,6 +362,10 @@ export class MembershipCore {
         this.table.markSeen(p.target, now);
         if (reply.type === 'sync-reply') this.#reconcile(now, p.target, reply.buckets, reply.digest);
         break;
+      case 'verify':
+        if (reply.type === 'ack') this.#holderAnswered(p.target, p.epoch);
+        else this.#holderGone(now, p.target, p.epoch);
+        break;
     }
     return this.#drain();
   }
@@ -343,6 +382,9 @@ export class MembershipCore {
         break;
       case 'relay':
         this.#reply(p.requestId, this.#ack('nack', undefined));
+        break;
+      case 'verify':
+        this.#holderGone(now, p.target, p.epoch);
         break;
       case 'gossip': {
         // A gossip is a ping with updates: its failure was the direct probe, so ask others at once. A
@@ -388,6 +430,19 @@ export class MembershipCore {
       );
     }
     return this.#drain();
+  }
+
+  /**
+   * A live key rotation: from now on records are signed by `auth`, and the record carries the old key's
+   * statement that `auth.sigKey` is this node's key in this epoch (with up to maxRotationLinks−1 earlier
+   * ones, for a member that missed a rotation), so members holding an older key accept it. Pushed at once.
+   */
+  rotateIdentity(auth: RecordAuth, patch: Partial<Omit<NodeRecord, 'id' | 'epoch' | 'version'>>): Action[] {
+    const self = this.self;
+    const link = this.#auth.vouch(self.id, auth.sigKey, self.epoch);
+    const prev = [link, ...(self.prev ?? [])].slice(0, maxRotationLinks);
+    this.#auth = auth;
+    return this.updateSelfNow({ ...patch, prev });
   }
 
   /** Graceful leave: tell a few members we are gone; they spread it. Returns the sends to make. */
@@ -492,6 +547,7 @@ export class MembershipCore {
       if (!u) continue;
       this.#log.info({ peer: id }, `declaring ${id} dead: outbound-only node, no heartbeat for ${t.staleMs} ms`);
       this.#queue.enqueue(u);
+      this.#adoptPending(now, id);
     }
   }
 
@@ -511,17 +567,130 @@ export class MembershipCore {
     let learned = 0;
     for (const u of updates) {
       const id = u.t === 'alive' ? u.r.id : u.id;
-      if (id === this.self.id) this.#aboutSelf(u);
-      else if (this.table.apply(now, u, deadline)) {
+      if ((u.t === 'alive' ? u.r.epoch : u.epoch) > this.#wallNow() + recordLimits.maxFutureEpochMs) {
+        this.#refuse(now, 'future_epoch', id);
+        continue;
+      }
+      if (id === this.self.id) {
+        this.#aboutSelf(now, u);
+        continue;
+      }
+      if (u.t === 'alive') {
+        const why = this.#refusal(u.r);
+        if (why === 'stale') continue;
+        if (why !== undefined) {
+          this.#refuse(now, why, id);
+          continue;
+        }
+      }
+      if (this.table.apply(now, u, deadline)) {
         learned++;
         if (u.t === 'suspect') {
           const e = this.table.get(id)!;
           e.suspectDeadline = this.#suspicions.start(id, e.epoch, e.version, u.by, now, bounds);
         }
         if (spread === 'all' || (spread === 'failures' && u.t !== 'alive')) this.#queue.enqueue(u);
+        // A death we only heard of: check it, so that a record waiting for this name can be applied.
+        const waiting = u.t === 'dead' ? this.#pendingRecords.get(id) : undefined;
+        if (waiting) this.#contest(this.table.get(id)!, waiting);
       } else if (u.t === 'suspect') this.#confirm(u, spread !== false);
     }
     return learned;
+  }
+
+  // --- self-signed records (record-auth.ts) ---
+
+  /**
+   * Why an alive record about another node must not be applied, or undefined when it may. `stale`: not
+   * newer than what we hold (the table would ignore it; no need to verify it).
+   */
+  #refusal(r: NodeRecord): RefusalReason | 'stale' | undefined {
+    const e = this.table.get(r.id);
+    if (e && compareIncarnation(r, e) <= 0) return 'stale';
+    const v = this.#auth.verify(r);
+    if (v !== 'ok') return v;
+    const held = e?.record;
+    if (!e || !held || held.sigKey === r.sigKey) return undefined;
+    // A live rotation: the held key vouches for the new one.
+    if (held.sigKey !== undefined && this.#auth.continues(r, held.sigKey)) return undefined;
+    // A restart with a new key: the old instance must be dead, and not only by hearsay (deaths are not
+    // signed). An outbound-only holder cannot be checked: the mesh's verdict is all there is.
+    if (e.state === 'dead' && (e.ownVerdict || isOutboundOnly(held))) return undefined;
+    this.#contest(e, r);
+    return 'key_change';
+  }
+
+  #refuse(now: number, reason: RefusalReason, id: string): void {
+    this.#metrics?.inc('membership_records_refused_total', { reason });
+    this.#log.debug({ peer: id, reason }, `refused a record of ${id} (${reason})`);
+    if (reason === 'key_change')
+      this.#warn(now, 'key_change', { peer: id }, `refused a new key for ${id}: the node holding its name is not known dead`);
+  }
+
+  /**
+   * A record with a new key waits for its name; meanwhile we check, by a ping naming the held epoch to the
+   * held record's URL, whether the held instance is still there. A restarted node answers at the same URL,
+   * but with another epoch, so it cannot keep its predecessor alive.
+   */
+  #contest(e: { id: string; epoch: number; record: NodeRecord | undefined }, r: NodeRecord): void {
+    const waiting = this.#pendingRecords.get(r.id);
+    if (!waiting || compareIncarnation(r, waiting) > 0) {
+      this.#pendingRecords.delete(r.id);
+      this.#pendingRecords.set(r.id, r);
+      if (this.#pendingRecords.size > recordLimits.pendingRecordsMax)
+        this.#pendingRecords.delete(this.#pendingRecords.keys().next().value!);
+    }
+    if (!e.record || this.#verifying.has(e.id) || isOutboundOnly(e.record)) return;
+    this.#verifying.add(e.id);
+    const msg: Request = { type: 'ping', from: this.self.id, updates: [], epoch: e.epoch };
+    this.#send({ kind: 'verify', target: e.id, epoch: e.epoch }, e.id, msg, this.#t.directTimeoutMs, e.record);
+  }
+
+  /** The held instance answered: it is alive, and the record that wanted its name stays refused. */
+  #holderAnswered(id: string, epoch: number): void {
+    this.#verifying.delete(id);
+    if (this.table.get(id)?.epoch === epoch) this.#pendingRecords.delete(id);
+  }
+
+  /** Nobody, or another instance, answered for the held one: suspect it, or confirm its death. */
+  #holderGone(now: number, id: string, epoch: number): void {
+    this.#verifying.delete(id);
+    const e = this.table.get(id);
+    if (!e || e.epoch !== epoch || e.state === 'dead') {
+      if (e?.state === 'dead') this.table.confirmDead(id);
+      this.#adoptPending(now, id);
+      return;
+    }
+    if (e.state !== 'alive') return;
+    // Suspicion, not a verdict: one failed ping is not proof, and a live holder refutes it.
+    const deadline = this.#suspicions.start(e.id, e.epoch, e.version, this.self.id, now, this.suspicionBounds);
+    const u = this.table.suspect(id, deadline);
+    if (!u) return;
+    this.#log.debug({ peer: id }, `suspecting ${id}: another instance answers for it`);
+    this.#queue.enqueue(u);
+  }
+
+  /** The holder of a name is dead by our own verdict: the record that waited for the name gets its turn. */
+  #adoptPending(now: number, id: string): void {
+    const r = this.#pendingRecords.get(id);
+    if (!r) return;
+    this.#pendingRecords.delete(id);
+    this.#applyAll(now, [{ t: 'alive', r }]);
+  }
+
+  /** At most one warning of a kind per conflictWarnIntervalMs; the next one says how many were left out. */
+  #warn(now: number, kind: string, fields: Record<string, unknown>, msg: string): void {
+    const w = this.#warnings.get(kind);
+    if (w && now - w.at < recordLimits.conflictWarnIntervalMs) {
+      w.suppressed++;
+      return;
+    }
+    const suppressed = w?.suppressed ?? 0;
+    this.#log.warn(
+      { ...fields, ...(suppressed > 0 && { suppressed }) },
+      suppressed > 0 ? `${msg} (and ${suppressed} more like it since the last warning)` : msg,
+    );
+    this.#warnings.set(kind, { at: now, suppressed: 0 });
   }
 
   /** Another member suspects what we suspect: the deadline moves closer, and a new confirmation spreads. */
@@ -540,11 +709,31 @@ export class MembershipCore {
   }
 
   /** Someone says something about us: refute suspicion or death by outbidding it. */
-  #aboutSelf(u: Update): void {
+  #aboutSelf(now: number, u: Update): void {
     const self = this.self;
     const inc = u.t === 'alive' ? u.r : u;
     if (inc.epoch > self.epoch) {
-      this.#log.warn({ epoch: inc.epoch }, `another instance named ${self.id} with a newer epoch is in the mesh`);
+      if (u.t !== 'alive') return; // unsigned; a real newer instance's record will come too
+      // Records are signed: a newer epoch under our own key is a second instance of this node (a copied
+      // config and key); under another key it is an impostor, refused like any record that fails a check.
+      if (u.r.sigKey === self.sigKey && this.#auth.verify(u.r) === 'ok')
+        this.#warn(
+          now,
+          'instance',
+          { epoch: inc.epoch },
+          `another instance named ${self.id} with a newer epoch and this node's key is in the mesh`,
+        );
+      else {
+        this.#metrics?.inc('membership_records_refused_total', {
+          reason: u.r.sigKey === self.sigKey ? 'bad_signature' : 'key_change',
+        });
+        this.#warn(
+          now,
+          'impostor',
+          { epoch: inc.epoch },
+          `refused a record naming this node (${self.id}) that this node did not sign`,
+        );
+      }
       return;
     }
     if (inc.epoch < self.epoch || this.#leaving) return;
@@ -555,7 +744,7 @@ export class MembershipCore {
   }
 
   #bumpSelf(version: number, patch: Partial<NodeRecord>): void {
-    const next: NodeRecord = { ...this.self, ...patch, id: this.self.id, epoch: this.self.epoch, version };
+    const next = this.#auth.sign({ ...this.self, ...patch, id: this.self.id, epoch: this.self.epoch, version });
     this.table.setSelf(next);
     this.#queue.enqueue({ t: 'alive', r: next });
   }
@@ -596,7 +785,7 @@ export class MembershipCore {
       seen.add(id);
       if (id === this.self.id) {
         // The peer holds us dead (refute by outbidding it) or holds an older record of us.
-        if (dead) this.#aboutSelf({ t: 'dead', id, epoch, version, by: peer, reason: 'failed' });
+        if (dead) this.#aboutSelf(now, { t: 'dead', id, epoch, version, by: peer, reason: 'failed' });
         if (dead || compareIncarnation({ epoch, version }, this.self) < 0) push.push({ t: 'alive', r: this.self });
         continue;
       }

@@ -9,6 +9,7 @@ import { backoffMs, expandBootstrapUrls, sameUrl, systemResolver, type Resolver 
 import { MembershipCore, type Action } from './core.js';
 import type { GossipRequest, JoinReply, MembershipHandler, MembershipTransport, Reply, Request } from './messages.js';
 import type { NodeRecord } from './record.js';
+import type { RecordAuth } from './record-auth.js';
 import { cryptoRng, shuffle, type Rng } from './rng.js';
 import type { DownReason, MemberState, MembershipEvent } from './table.js';
 import { deriveTiming, type MembershipTiming } from './timing.js';
@@ -35,6 +36,8 @@ export interface MembershipOptions extends MembershipTiming {
 export interface MembershipDeps {
   /** This node's record; epoch = start time of this instance (wall ms), version usually 0. */
   readonly self: NodeRecord;
+  /** Signs this node's record and verifies others' (record-auth.ts: recordAuth(privateKey)). */
+  readonly auth: RecordAuth;
   readonly options: MembershipOptions;
   readonly transport: MembershipTransport;
   readonly clock: MembershipClock;
@@ -102,6 +105,8 @@ export class Membership extends EventEmitter<MembershipEvents> implements Member
     this.#core = new MembershipCore(deps.self, timing, this.#rng, deps.clock.now(), {
       log: this.#log,
       metrics: deps.metrics,
+      auth: deps.auth,
+      wallNow: () => deps.clock.wallNow(),
     });
     this.#joined = (deps.bootstrap ?? []).length === 0;
   }
@@ -157,6 +162,11 @@ export class Membership extends EventEmitter<MembershipEvents> implements Member
   /** Like updateSelf, and pushed to every live member at once (core.updateSelfNow). */
   updateSelfNow(patch: Partial<Omit<NodeRecord, 'id' | 'epoch' | 'version'>>): void {
     this.#run(this.#core.updateSelfNow(patch));
+  }
+
+  /** A live key rotation: records signed by `auth` from now on, vouched for by the old key (core.ts). */
+  rotateIdentity(auth: RecordAuth, patch: Partial<Omit<NodeRecord, 'id' | 'epoch' | 'version'>>): void {
+    this.#run(this.#core.rotateIdentity(auth, patch));
   }
 
   /** Every known node but this one, with state and last sign of life; for `tunmesh status`. */

@@ -32,7 +32,16 @@ export type DigestEntry = readonly [id: string, epoch: number, version: number, 
 
 export type Request =
   | { readonly type: 'join'; readonly record: NodeRecord }
-  | { readonly type: 'ping'; readonly from: string; readonly updates: readonly Update[] }
+  | {
+      readonly type: 'ping';
+      readonly from: string;
+      readonly updates: readonly Update[];
+      /**
+       * Set only to check which instance answers at a held record's URL (core.ts: key continuity): a node
+       * whose epoch differs answers `nack`, so a restarted instance does not keep its predecessor alive.
+       */
+      readonly epoch?: number;
+    }
   | { readonly type: 'ping-req'; readonly from: string; readonly target: string; readonly updates: readonly Update[] }
   | { readonly type: 'gossip'; readonly from: string; readonly updates: readonly Update[] }
   | { readonly type: 'sync'; readonly from: string; readonly buckets: readonly string[] }
@@ -113,7 +122,7 @@ const updates = z.array(updateSchema).max(limits.updatesPerMessage);
 const bulkUpdates = z.array(updateSchema).max(limits.wantPerPush);
 
 export const gossipRequestSchema: z.ZodType<GossipRequest> = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ping'), from: nodeIdSchema, updates }).strict(),
+  z.object({ type: z.literal('ping'), from: nodeIdSchema, updates, epoch: counter.optional() }).strict(),
   z.object({ type: z.literal('ping-req'), from: nodeIdSchema, target: nodeIdSchema, updates }).strict(),
   z.object({ type: z.literal('gossip'), from: nodeIdSchema, updates }).strict(),
   z

@@ -32,7 +32,29 @@ export interface NodeRecord {
    * Absent = `direct`.
    */
   readonly reach?: Reach;
+  /**
+   * The node's record signing key (Ed25519, base64), derived from its WireGuard private key
+   * (crypto/sign.ts). Optional in the type only for unit tests of unrelated logic: the wire schema
+   * requires it and the membership core refuses a record without a valid signature.
+   */
+  readonly sigKey?: string;
+  /** Ed25519 signature by `sigKey` over every other field (record-auth.ts: signedPayload). */
+  readonly sig?: string;
+  /**
+   * After a live key rotation: statements by the previous keys, newest first. `prev[0]` is signed by the
+   * key before `sigKey` and names (id, sigKey, epoch); `prev[i]` by the key before `prev[i-1].sigKey`.
+   */
+  readonly prev?: readonly RotationLink[];
 }
+
+/** One key change: `sig` by `sigKey` (the older key) over (id, the next key, epoch). */
+export interface RotationLink {
+  readonly sigKey: string;
+  readonly sig: string;
+}
+
+/** How many past keys a record may vouch for (rotations within one epoch that a member may have missed). */
+export const maxRotationLinks = 4;
 
 /** Whether other nodes can open connections to a node (`direct`) or only it to them (`outbound`). */
 export type Reach = 'direct' | 'outbound';
@@ -55,6 +77,14 @@ export const nodeRecordSchema = z
     routes: z.array(shortString).max(256),
     groups: z.array(z.string().min(1).max(64)).max(256).optional(),
     reach: z.enum(['direct', 'outbound']).optional(),
+    // Sizes only (base64 of 32 and 64 bytes is 44 and 88 characters); the core decodes and counts the rest.
+    sigKey: z.string().max(64),
+    sig: z.string().max(128),
+    prev: z
+      .array(z.object({ sigKey: z.string().max(64), sig: z.string().max(128) }).strict())
+      .min(1)
+      .max(maxRotationLinks)
+      .optional(),
   })
   .strict();
 

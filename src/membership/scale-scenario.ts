@@ -57,6 +57,10 @@ export interface ScaleFigures {
   readonly healMs: number | undefined;
   /** Heap bytes per node after the join storm (membership state + simulator bookkeeping). */
   readonly heapBytesPerNode: number | undefined;
+  /** Record signature checks a node asked for (join storm to the end), mean over the nodes. */
+  readonly signatureChecksPerNode: number;
+  /** Ed25519 verifications the process really made (one shared cache above 200 nodes). */
+  readonly signaturesVerified: number | undefined;
   /** Real (wall) milliseconds the whole run took. */
   readonly realMs: number;
 }
@@ -88,6 +92,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     loss: o.loss ?? 0,
     validate: o.validate ?? n <= 200,
     recordEvents: false,
+    verifyCache: n <= 200 ? 'per-node' : 'shared',
     ...(o.options && { options: o.options }),
   });
   const rng = seededRng(o.seed ^ 0x5ca1e);
@@ -223,6 +228,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
       failureMissing: survivors.length - failure.length,
       healMs,
       heapBytesPerNode: o.gc ? Math.max(0, Math.round((heapAfter - heapBefore) / n)) : undefined,
+      signatureChecksPerNode: Math.round(all.reduce((s, x) => s + x.checks, 0) / all.length),
+      signaturesVerified: c.sharedVerified,
       realMs: Date.now() - started,
     };
   }

@@ -6,7 +6,9 @@ import { silentLogger } from '../base/log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { Membership, type MembershipOptions } from './membership.js';
+import { clamp, encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { NodeRecord } from './record.js';
+import { recordAuth, VerifyCache, type RecordAuth } from './record-auth.js';
 import { seededRng, type Rng } from './rng.js';
 import { SimClock } from './sim-clock.js';
 import type { DownReason } from './table.js';
@@ -25,6 +27,11 @@ export interface SimNode {
   readonly url: string;
   membership: Membership;
   record: NodeRecord;
+  /** Signs this node's records and verifies others'; a real Ed25519 key derived from `privateKey`. */
+  auth: RecordAuth;
+  readonly privateKey: Uint8Array;
+  /** Signature checks this node asked for (cache hits included). */
+  checks: number;
   alive: boolean;
   readonly events: {
     at: number;
@@ -47,6 +54,13 @@ export interface SimClusterOptions {
   readonly recordEvents?: boolean;
   readonly logger?: (name: string) => Logger;
   readonly metrics?: (name: string) => Metrics;
+  /**
+   * `per-node` (default): every node verifies every signature itself, as daemons do. `shared`: one cache of
+   * verified records for the whole process, so a record is verified once however many simulated nodes
+   * learn it (the figures in simulated time are the same; the real CPU of a 3000-node run is not N² Ed25519
+   * verifications). Each node still counts the checks it asked for (SimNode.checks).
+   */
+  readonly verifyCache?: 'per-node' | 'shared';
 }
 
 export class SimCluster {
@@ -56,11 +70,13 @@ export class SimCluster {
   readonly #rng: Rng;
   readonly #opts: SimClusterOptions;
   readonly options: MembershipOptions;
+  readonly #sharedCache: VerifyCache | undefined;
 
   constructor(opts: SimClusterOptions) {
     this.#opts = opts;
     this.#rng = seededRng(opts.seed);
     this.options = { ...defaultSimOptions, ...opts.options };
+    this.#sharedCache = opts.verifyCache === 'shared' ? new VerifyCache(1 << 20) : undefined;
     this.net = new MemoryNetwork({
       clock: this.clock,
       rng: seededRng(opts.seed ^ 0x5eed),
@@ -75,11 +91,38 @@ export class SimCluster {
     return `https://198.18.${(index >> 8) & 255}.${index & 255}:4567/`;
   }
 
+  /** Signatures actually verified by the shared cache (undefined with per-node caches). */
+  get sharedVerified(): number | undefined {
+    return this.#sharedCache?.verified;
+  }
+
   /** A random-looking but seed-determined WireGuard-sized public key. */
   randomKey(): string {
-    const b = Buffer.alloc(32);
+    return encodeKey(publicKeyOf(this.randomPrivateKey()));
+  }
+
+  /** A seed-determined X25519 private key (clamped as WireGuard keeps them). */
+  randomPrivateKey(): Uint8Array {
+    const b = new Uint8Array(32);
     for (let i = 0; i < 32; i++) b[i] = Math.floor(this.#rng() * 256);
-    return b.toString('base64');
+    return clamp(b);
+  }
+
+  /** A record authority for `privateKey` that counts the checks `node` asks for. */
+  #authFor(privateKey: Uint8Array, node: { checks: number }): RecordAuth {
+    const inner = recordAuth(privateKey, this.#sharedCache ?? new VerifyCache());
+    return {
+      get sigKey() {
+        return inner.sigKey;
+      },
+      sign: (r) => inner.sign(r),
+      vouch: (id, next, epoch) => inner.vouch(id, next, epoch),
+      verify: (r) => {
+        node.checks++;
+        return inner.verify(r);
+      },
+      continues: (r, held) => inner.continues(r, held),
+    };
   }
 
   /** Starts a node; `index` picks its URL and default overlay address 198.19.x.y. */
@@ -90,17 +133,20 @@ export class SimCluster {
       bootstrap?: string[];
       addresses?: string[];
       publicKey?: string;
+      /** The node's X25519 private key (its signing key derives from it); default: from the seed. */
+      privateKey?: Uint8Array;
       epoch?: number;
       /** Behind a NAT: its record says so and the network refuses inbound requests to it. */
       outboundOnly?: boolean;
     } = {},
   ): SimNode {
     const url = SimCluster.urlOf(index);
+    const privateKey = opts.privateKey ?? this.randomPrivateKey();
     const record: NodeRecord = {
       id: name,
       epoch: opts.epoch ?? this.clock.wallNow(),
       version: 0,
-      publicKey: opts.publicKey ?? this.randomKey(),
+      publicKey: opts.publicKey ?? encodeKey(publicKeyOf(privateKey)),
       addresses: opts.addresses ?? [`198.19.${(index >> 8) & 255}.${index & 255}/16`],
       endpoints: [`198.18.${(index >> 8) & 255}.${index & 255}:51820`],
       apiUrl: url,
@@ -109,7 +155,18 @@ export class SimCluster {
       ...(opts.outboundOnly && { reach: 'outbound' as const }),
     };
     const events: SimNode['events'] = [];
-    const node: SimNode = { name, url, membership: undefined as unknown as Membership, record, alive: true, events };
+    const node: SimNode = {
+      name,
+      url,
+      membership: undefined as unknown as Membership,
+      record,
+      auth: undefined as unknown as RecordAuth,
+      privateKey,
+      checks: 0,
+      alive: true,
+      events,
+    };
+    node.auth = this.#authFor(privateKey, node);
     const handler = {
       self: () => node.membership.self(),
       handleJoin: (r: NodeRecord, from: string) => node.membership.handleJoin(r, from),
@@ -120,6 +177,7 @@ export class SimCluster {
     if (opts.outboundOnly) this.net.behindNat(url);
     node.membership = new Membership({
       self: record,
+      auth: node.auth,
       options: this.options,
       transport,
       clock: this.clock,

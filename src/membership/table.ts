@@ -34,6 +34,11 @@ export interface Entry {
   suspectDeadline: number;
   deathReason: DeathReason;
   deadAt: number;
+  /**
+   * Dead by this node's own verdict (its suspicion timed out, its own check of the old holder failed),
+   * not only by hearsay: deaths are not signed, so only an own verdict lets a new key take the name.
+   */
+  ownVerdict: boolean;
   /** In the view: live and holding all its addresses. */
   admitted: boolean;
   emitted: string | undefined;
@@ -107,6 +112,12 @@ export class MemberTable {
     return this.#entries.values();
   }
 
+  /** Our own check found the dead holder's instance gone: its name may take a new key (core.ts). */
+  confirmDead(id: string): void {
+    const e = this.#entries.get(id);
+    if (e?.state === 'dead') e.ownVerdict = true;
+  }
+
   markSeen(id: string, now: number): void {
     const e = this.#entries.get(id);
     if (e && isLive(e)) e.lastSeen = now;
@@ -132,6 +143,7 @@ export class MemberTable {
       return false;
     }
     if (compareIncarnation(u, e) < 0) return false;
+    e.ownVerdict = false;
     if (e.state === 'dead') {
       e.epoch = u.epoch;
       e.version = u.version;
@@ -160,6 +172,7 @@ export class MemberTable {
     const e = this.#entries.get(id);
     if (!e || !isLive(e)) return undefined;
     this.#mutate(e, () => this.#bury(e, reason, now));
+    e.ownVerdict = true;
     return { t: 'dead', id, epoch: e.epoch, version: e.version, by: this.#self.id, reason };
   }
 
@@ -252,6 +265,7 @@ export class MemberTable {
       e.epoch = r.epoch;
       e.version = r.version;
       e.state = 'alive';
+      e.ownVerdict = false;
       e.lastSeen = now;
       this.#tombstones.delete(e.id);
       this.#failed.delete(e.id);
@@ -271,6 +285,7 @@ export class MemberTable {
       suspectDeadline: 0,
       deathReason: 'failed',
       deadAt: 0,
+      ownVerdict: false,
       admitted: false,
       emitted: undefined,
       refusedLogged: undefined,

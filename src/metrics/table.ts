@@ -135,6 +135,11 @@ export const metricTable = {
     help: 'Membership changes: joins, updates, failures, leaves',
     labels: ['event'],
   },
+  membership_records_refused_total: {
+    kind: 'counter',
+    help: 'Node records refused before they were applied or relayed: malformed or bad signature, a new key for a live node without the old key\'s statement (key_change), an epoch far in the future',
+    labels: ['reason'],
+  },
   address_conflicts_total: {
     kind: 'counter',
     help: 'Node records refused because an overlay address was already claimed',

@@ -2,6 +2,7 @@
 // join), and a node whose table changed through anti-entropy syncs again soon rather than syncIntervalMs later.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { trustingAuth } from '../helpers/record-keys.js';
 import { silentLogger } from '../../src/base/log.js';
 import { MembershipCore, type Action } from '../../src/membership/core.js';
 import { limits, type JoinReply } from '../../src/membership/messages.js';
@@ -31,7 +32,7 @@ function record(i: number): NodeRecord {
 }
 
 const core = (i: number): MembershipCore =>
-  new MembershipCore(record(i), timing, seededRng(i), 0, { log: silentLogger() });
+  new MembershipCore(record(i), timing, seededRng(i), 0, { log: silentLogger(), auth: trustingAuth });
 
 function joinReply(actions: Action[]): JoinReply {
   const r = actions.find((a) => a.kind === 'reply');

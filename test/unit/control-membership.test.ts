@@ -1,5 +1,6 @@
 // Two nodes over the real HTTPS transport on 127.0.0.1: join through a bootstrap URL, see each other,
 // exchange record updates, and detect the other's death. Fast protocol timings; generous caps.
+import { keyedAuth } from '../helpers/record-keys.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Secret } from '../../src/base/secret.js';
@@ -91,6 +92,7 @@ async function startNode(name: string, cert: TestCert, bootstrap: string[], inde
   };
   const membership = (holder.membership = new Membership({
     self,
+    auth: keyedAuth(index),
     options,
     transport: new HttpsTransport(client),
     clock: realClock,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { trustingAuth } from '../helpers/record-keys.js';
 import { silentLogger } from '../../src/base/log.js';
 import { MembershipCore } from '../../src/membership/core.js';
 import type { Update } from '../../src/membership/messages.js';
@@ -50,7 +51,7 @@ test("core: independent confirmations bring a suspect's death forward; without t
   });
   const d = deriveTiming({ probeIntervalMs: 1000, failureTimeoutMs: 10_000, gossipFanout: 3, requestTimeoutMs: 2000 });
   const run = (confirmers: string[]): number => {
-    const core = new MembershipCore(rec('me'), d, seededRng(3), 0, { log: silentLogger(), metrics: undefined });
+    const core = new MembershipCore(rec('me'), d, seededRng(3), 0, { log: silentLogger(), metrics: undefined, auth: trustingAuth });
     const ids = ['m1', 'm2', 'm3', 'm4', 'm5', 'victim'];
     core.mergeJoinReply(0, { type: 'join-reply', self: rec('seed'), members: ids.map(rec) });
     const sus = (by: string): Update => ({ t: 'suspect', id: 'victim', epoch: 100, version: 0, by });

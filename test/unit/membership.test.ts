@@ -2,6 +2,7 @@
 // queue, the bucket digest, bootstrap URL expansion and backoff, and the core's refutation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { trustingAuth } from '../helpers/record-keys.js';
 import { silentLogger } from '../../src/base/log.js';
 import { BroadcastQueue } from '../../src/membership/broadcast-queue.js';
 import { backoffMs, expandBootstrapUrls, sameUrl } from '../../src/membership/bootstrap.js';
@@ -25,7 +26,7 @@ const rec = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
   routes: [],
   ...over,
 });
-const hooks = { log: silentLogger(), metrics: undefined };
+const hooks = { log: silentLogger(), metrics: undefined, auth: trustingAuth };
 const alive = (r: NodeRecord): Update => ({ t: 'alive', r });
 const suspect = (id: string, epoch: number, version: number): Update => ({ t: 'suspect', id, epoch, version, by: 'x' });
 const dead = (id: string, epoch: number, version: number): Update => ({

@@ -2,6 +2,7 @@
 // never send to such a member, heartbeat when we are one, declare a silent one dead.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { trustingAuth } from '../helpers/record-keys.js';
 import { silentLogger } from '../../src/base/log.js';
 import { MembershipCore, type Action } from '../../src/membership/core.js';
 import { parseReply } from '../../src/membership/messages.js';
@@ -20,9 +21,12 @@ const rec = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
   apiUrl: `https://${id}:4567`,
   methods: ['wireguard'],
   routes: [],
+  // Shape only: these tests trust every record (helpers/record-keys.ts); the wire schema requires both.
+  sigKey: 'k',
+  sig: 's',
   ...over,
 });
-const hooks = { log: silentLogger(), metrics: undefined };
+const hooks = { log: silentLogger(), metrics: undefined, auth: trustingAuth };
 const timing = deriveTiming({
   probeIntervalMs: 1000,
   failureTimeoutMs: 10_000,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trustingAuth } from '../helpers/record-keys.js';
 import { silentLogger } from '../../src/base/log.js';
 import { Secret } from '../../src/base/secret.js';
 import { renderRotate, type RotateReply } from '../../src/cli/commands/key-rotate.js';
@@ -126,7 +127,7 @@ const rec = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
 
 test('membership core: updateSelfNow bumps the version and pushes the record to every live member at once', () => {
   const d = deriveTiming({ probeIntervalMs: 1000, failureTimeoutMs: 10_000, gossipFanout: 1, requestTimeoutMs: 2000 });
-  const core = new MembershipCore(rec('me'), d, seededRng(3), 0, { log: silentLogger(), metrics: undefined });
+  const core = new MembershipCore(rec('me'), d, seededRng(3), 0, { log: silentLogger(), metrics: undefined, auth: trustingAuth });
   core.mergeJoinReply(0, { type: 'join-reply', self: rec('seed'), members: [rec('n2'), rec('n3'), rec('n4')] });
   core.tick(1);
   const acts = core.updateSelfNow({ publicKey: 'rotated' });
@@ -209,7 +210,7 @@ test('rotateNodeKey: refuses before touching anything when the engine cannot swa
   const membership = {
     self: () => self,
     members: () => [{ id: 'n2', state: 'alive', record: rec('n2') }],
-    updateSelfNow: (p: { publicKey: string }) => order.push(`record ${p.publicKey}`),
+    rotateIdentity: (_auth: unknown, p: { publicKey: string }) => order.push(`record ${p.publicKey}`),
   };
   const transport = { setSelfKey: (k: Uint8Array) => order.push(`mux ${encodeKey(k)}`) };
   const base = { kind: 'native' } as unknown as DataPlaneEngine;
