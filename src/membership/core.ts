@@ -130,6 +130,8 @@ export class MembershipCore {
   readonly #pendingRecords = new Map<string, NodeRecord>();
   /** Ids whose held instance we are checking (one verify ping at a time). */
   readonly #verifying = new Set<string>();
+  /** When each id's holder was last checked (bounded like pendingRecords). */
+  readonly #checkedAt = new Map<string, number>();
   /** Rate-limited warnings: when each kind was last logged and how many were suppressed since. */
   readonly #warnings = new Map<string, { at: number; suppressed: number }>();
 
@@ -576,7 +578,7 @@ export class MembershipCore {
         continue;
       }
       if (u.t === 'alive') {
-        const why = this.#refusal(u.r);
+        const why = this.#refusal(now, u.r);
         if (why === 'stale') continue;
         if (why !== undefined) {
           this.#refuse(now, why, id);
@@ -592,7 +594,7 @@ export class MembershipCore {
         if (spread === 'all' || (spread === 'failures' && u.t !== 'alive')) this.#queue.enqueue(u);
         // A death we only heard of: check it, so that a record waiting for this name can be applied.
         const waiting = u.t === 'dead' ? this.#pendingRecords.get(id) : undefined;
-        if (waiting) this.#contest(this.table.get(id)!, waiting);
+        if (waiting) this.#contest(now, this.table.get(id)!, waiting);
       } else if (u.t === 'suspect') this.#confirm(u, spread !== false);
     }
     return learned;
@@ -604,7 +606,7 @@ export class MembershipCore {
    * Why an alive record about another node must not be applied, or undefined when it may. `stale`: not
    * newer than what we hold (the table would ignore it; no need to verify it).
    */
-  #refusal(r: NodeRecord): RefusalReason | 'stale' | undefined {
+  #refusal(now: number, r: NodeRecord): RefusalReason | 'stale' | undefined {
     const e = this.table.get(r.id);
     if (e && compareIncarnation(r, e) <= 0) return 'stale';
     const v = this.#auth.verify(r);
@@ -616,7 +618,7 @@ export class MembershipCore {
     // A restart with a new key: the old instance must be dead, and not only by hearsay (deaths are not
     // signed). An outbound-only holder cannot be checked: the mesh's verdict is all there is.
     if (e.state === 'dead' && (e.ownVerdict || isOutboundOnly(held))) return undefined;
-    this.#contest(e, r);
+    this.#contest(now, e, r);
     return 'key_change';
   }
 
@@ -624,7 +626,12 @@ export class MembershipCore {
     this.#metrics?.inc('membership_records_refused_total', { reason });
     this.#log.debug({ peer: id, reason }, `refused a record of ${id} (${reason})`);
     if (reason === 'key_change')
-      this.#warn(now, 'key_change', { peer: id }, `refused a new key for ${id}: the node holding its name is not known dead`);
+      this.#warn(
+        now,
+        'key_change',
+        { peer: id },
+        `refused a new key for ${id}: the node holding its name is not known dead`,
+      );
   }
 
   /**
@@ -632,7 +639,7 @@ export class MembershipCore {
    * held record's URL, whether the held instance is still there. A restarted node answers at the same URL,
    * but with another epoch, so it cannot keep its predecessor alive.
    */
-  #contest(e: { id: string; epoch: number; record: NodeRecord | undefined }, r: NodeRecord): void {
+  #contest(now: number, e: { id: string; epoch: number; record: NodeRecord | undefined }, r: NodeRecord): void {
     const waiting = this.#pendingRecords.get(r.id);
     if (!waiting || compareIncarnation(r, waiting) > 0) {
       this.#pendingRecords.delete(r.id);
@@ -641,6 +648,13 @@ export class MembershipCore {
         this.#pendingRecords.delete(this.#pendingRecords.keys().next().value!);
     }
     if (!e.record || this.#verifying.has(e.id) || isOutboundOnly(e.record)) return;
+    // At most one check per id per probe period, however many records want the name.
+    const last = this.#checkedAt.get(e.id);
+    if (last !== undefined && now - last < this.#t.probeIntervalMs) return;
+    this.#checkedAt.delete(e.id);
+    this.#checkedAt.set(e.id, now);
+    if (this.#checkedAt.size > recordLimits.pendingRecordsMax)
+      this.#checkedAt.delete(this.#checkedAt.keys().next().value!);
     this.#verifying.add(e.id);
     const msg: Request = { type: 'ping', from: this.self.id, updates: [], epoch: e.epoch };
     this.#send({ kind: 'verify', target: e.id, epoch: e.epoch }, e.id, msg, this.#t.directTimeoutMs, e.record);
