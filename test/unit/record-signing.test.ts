@@ -296,7 +296,7 @@ test('key continuity: a new key is accepted once the holder is dead by our own v
   assert.equal(h.core.table.get('b')?.epoch, wall0, 'refused while the old instance is alive');
   const check = sends(out).find((a) => a.msg.type === 'ping' && a.msg.epoch === wall0)!;
   // The new instance answers at the URL, for another epoch: nack. The old one is suspected...
-  out = h.core.handleReply(120, check.token, { type: 'nack', from: 'b', updates: [] });
+  h.core.handleReply(120, check.token, { type: 'nack', from: 'b', updates: [] });
   assert.equal(h.core.table.get('b')?.state, 'suspect');
   // ... and declared dead when the suspicion expires; the waiting record then takes the name.
   let now = 120;
