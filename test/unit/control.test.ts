@@ -1,5 +1,6 @@
 // The control API over real TLS on 127.0.0.1: what unauthenticated and malformed requests get, the
 // open routes, and the client's verification of responses.
+import { keyedAuth } from '../helpers/record-keys.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpsServer, request } from 'node:https';
@@ -22,17 +23,19 @@ const wrongKey = deriveAuthKey(new Secret('not-the-cluster-secret-0123456789abcd
 const operatorToken = new Secret('operator-token-for-tests-0123456789abcdef');
 const scrapeToken = new Secret('scrape-token-for-tests-0123456789abcdef');
 
-const record = (id: string): NodeRecord => ({
-  id,
-  epoch: 1,
-  version: 0,
-  publicKey: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=',
-  addresses: ['198.19.0.1/16'],
-  endpoints: ['198.18.0.1:51820'],
-  apiUrl: 'https://127.0.0.1:1/',
-  methods: ['wireguard'],
-  routes: [],
-});
+// Signed like every record on the wire (the join and node routes' schema requires sigKey and sig).
+const record = (id: string): NodeRecord =>
+  keyedAuth(1).sign({
+    id,
+    epoch: 1,
+    version: 0,
+    publicKey: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=',
+    addresses: ['198.19.0.1/16'],
+    endpoints: ['198.18.0.1:51820'],
+    apiUrl: 'https://127.0.0.1:1/',
+    methods: ['wireguard'],
+    routes: [],
+  });
 
 let cert: TestCert;
 let server: ControlServer;
