@@ -4,6 +4,8 @@
 // mislead its peers, who learn the translated one from its packets (daemon/nat.ts). Derived values are
 // re-derived while the node runs (SelfAddressWatcher), so a node whose underlay address changes (roams)
 // announces the new one.
+// These are the record's fields; the membership core signs it (sigKey, sig: membership/record-auth.ts,
+// with the key derived from node.privateKeyFile) at start and on every version bump.
 import { networkInterfaces } from 'node:os';
 import type { Logger } from '../base/log.js';
 import type { Clock, Timer } from '../platform/ports.js';
