@@ -51,7 +51,11 @@ test("core: independent confirmations bring a suspect's death forward; without t
   });
   const d = deriveTiming({ probeIntervalMs: 1000, failureTimeoutMs: 10_000, gossipFanout: 3, requestTimeoutMs: 2000 });
   const run = (confirmers: string[]): number => {
-    const core = new MembershipCore(rec('me'), d, seededRng(3), 0, { log: silentLogger(), metrics: undefined, auth: trustingAuth });
+    const core = new MembershipCore(rec('me'), d, seededRng(3), 0, {
+      log: silentLogger(),
+      metrics: undefined,
+      auth: trustingAuth,
+    });
     const ids = ['m1', 'm2', 'm3', 'm4', 'm5', 'victim'];
     core.mergeJoinReply(0, { type: 'join-reply', self: rec('seed'), members: ids.map(rec) });
     const sus = (by: string): Update => ({ t: 'suspect', id: 'victim', epoch: 100, version: 0, by });

@@ -25,7 +25,11 @@ const rec = (id: string): NodeRecord => ({
 
 test('sync reply to a node that knows nothing is bounded and covers whole named buckets', () => {
   const d = deriveTiming({ probeIntervalMs: 1000, failureTimeoutMs: 10_000, gossipFanout: 3, requestTimeoutMs: 2000 });
-  const core = new MembershipCore(rec('me'), d, seededRng(9), 0, { log: silentLogger(), metrics: undefined, auth: trustingAuth });
+  const core = new MembershipCore(rec('me'), d, seededRng(9), 0, {
+    log: silentLogger(),
+    metrics: undefined,
+    auth: trustingAuth,
+  });
   const members = Array.from({ length: 3000 }, (_, i) => rec(`n${i}`));
   core.mergeJoinReply(0, { type: 'join-reply', self: rec('seed'), members });
   assert.equal(core.table.liveCount, 3001);

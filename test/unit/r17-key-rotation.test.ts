@@ -127,7 +127,11 @@ const rec = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
 
 test('membership core: updateSelfNow bumps the version and pushes the record to every live member at once', () => {
   const d = deriveTiming({ probeIntervalMs: 1000, failureTimeoutMs: 10_000, gossipFanout: 1, requestTimeoutMs: 2000 });
-  const core = new MembershipCore(rec('me'), d, seededRng(3), 0, { log: silentLogger(), metrics: undefined, auth: trustingAuth });
+  const core = new MembershipCore(rec('me'), d, seededRng(3), 0, {
+    log: silentLogger(),
+    metrics: undefined,
+    auth: trustingAuth,
+  });
   core.mergeJoinReply(0, { type: 'join-reply', self: rec('seed'), members: [rec('n2'), rec('n3'), rec('n4')] });
   core.tick(1);
   const acts = core.updateSelfNow({ publicKey: 'rotated' });
