@@ -197,6 +197,79 @@ export const mutants: readonly Mutant[] = [
     replace: 'mtu: field(z.number().int().min(net.minTunMtu)',
     tests: ['test/property/r44-config.test.ts'],
   },
-  // >>> RESERVED FOR THE LEAD: record-signature and route-claim mutants (src/membership, src/control) go
-  // here, each with the unit/property tests that guard it, once those checks are merged. <<<
+  // Self-signed records (P10).
+  {
+    id: 'record-signature-unchecked',
+    guards: 'P10 a record is applied or relayed only with a valid signature of its own key',
+    file: 'src/membership/core.ts',
+    find: "if (v !== 'ok') return v;",
+    replace: 'if (false) return v;',
+    tests: ['test/unit/record-signing.test.ts'],
+  },
+  {
+    id: 'record-signature-skips-endpoints',
+    guards: 'P10 the signature covers every field of the record',
+    file: 'src/membership/record-auth.ts',
+    find: 'const { sig: _sig, ...rest } = r;',
+    replace: 'const { sig: _sig, endpoints: _e, ...rest } = r;',
+    tests: ['test/unit/record-signing.test.ts'],
+  },
+  {
+    id: 'record-future-epoch-accepted',
+    guards: 'P10 epochs far in the future are refused',
+    file: 'src/membership/core.ts',
+    find: "if ((u.t === 'alive' ? u.r.epoch : u.epoch) > this.#wallNow() + recordLimits.maxFutureEpochMs) {",
+    replace: 'if (false) {',
+    tests: ['test/unit/record-signing.test.ts'],
+  },
+  {
+    id: 'record-key-change-by-hearsay',
+    guards: 'P10 a new key for a name needs the old key, or our own verdict that the holder died',
+    file: 'src/membership/core.ts',
+    find: "if (e.state === 'dead' && (e.ownVerdict || isOutboundOnly(held))) return undefined;",
+    replace: "if (e.state === 'dead') return undefined;",
+    tests: ['test/unit/record-signing.test.ts'],
+  },
+  // Route claims (P11).
+  {
+    id: 'route-claim-covering-allowed',
+    guards: 'P11 a route never equals or covers another live member’s address',
+    file: 'src/routing/route-claims.ts',
+    find: 'if (covered === undefined) return undefined;',
+    replace: 'return undefined;',
+    tests: ['test/unit/route-claims.test.ts'],
+  },
+  {
+    id: 'route-policy-ignored',
+    guards: 'P11 with cluster.routePolicy only granted prefixes are installed',
+    file: 'src/routing/route-claims.ts',
+    find: "if (grant && !grant.granted) return { reason: 'not_granted' };",
+    replace: '',
+    tests: ['test/unit/route-claims.test.ts'],
+  },
+  // Hostile control port (P12).
+  {
+    id: 'control-per-source-cap-off',
+    guards: 'P12 one source holds at most its share of the control port',
+    file: 'src/control/admission.ts',
+    find: "if (mine >= this.#o.perSource) return 'per_source';",
+    replace: '',
+    tests: ['test/unit/control-hostile.test.ts'],
+  },
+  {
+    id: 'control-operator-gate-off',
+    guards: 'P13 operator routes need the operator token besides the cluster-secret signature',
+    file: 'src/control/server.ts',
+    find: 'if (route.operator) {',
+    replace: 'if (false) {',
+    tests: ['test/unit/control-hostile.test.ts'],
+  },
+  {
+    id: 'control-body-budget-off',
+    guards: 'P12 body bytes in flight are capped across connections (503)',
+    file: 'src/control/server.ts',
+    find: "if (!this.#budget.take(reserved)) return Promise.reject(new HttpError(503, 'BUSY'));",
+    replace: 'this.#budget.take(reserved);',
+    tests: ['test/unit/control-hostile.test.ts'],
+  },
 ];
