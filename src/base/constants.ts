@@ -94,6 +94,12 @@ export const records = {
    * Ten minutes is far beyond sane clock skew between hosts.
    */
   maxFutureEpochMs: 600_000,
+  /**
+   * A suspicion or death (unsigned: declared by another member) whose version is further than this past the
+   * version we hold for that node at the same epoch is refused: real declarations name a version the
+   * declarer saw, and one near 2^53 could never be refuted by the node bumping its version.
+   */
+  maxVersionLead: 2 ** 32,
   /** "Another instance" / "impostor" warnings about this node: at most one per interval, with a count. */
   conflictWarnIntervalMs: 30_000,
   /** Signature checks remembered (by signed bytes), so re-gossiped records are not verified again. */

@@ -577,6 +577,13 @@ export class MembershipCore {
         this.#aboutSelf(now, u);
         continue;
       }
+      if (u.t !== 'alive') {
+        const held = this.table.get(id);
+        if (held && u.epoch === held.epoch && u.version - held.version > recordLimits.maxVersionLead) {
+          this.#refuse(now, 'implausible_version', id);
+          continue;
+        }
+      }
       if (u.t === 'alive') {
         const why = this.#refusal(now, u.r);
         if (why === 'stale') continue;
@@ -753,8 +760,20 @@ export class MembershipCore {
     if (inc.epoch < self.epoch || this.#leaving) return;
     if (u.t === 'alive' ? inc.version > self.version : inc.version >= self.version) {
       if (u.t !== 'alive') this.#log.info({ by: u.by }, `refuting ${u.t} of this node`);
-      this.#bumpSelf(inc.version + 1, {});
+      // A declaration at a version no bump can outbid (members holding our record refuse it, but one that
+      // does not may take it): start a new incarnation under the same key instead of staying dead.
+      if (inc.version >= Number.MAX_SAFE_INTEGER) this.#reincarnate();
+      else this.#bumpSelf(inc.version + 1, {});
     }
+  }
+
+  #reincarnate(): void {
+    const self = this.self;
+    const epoch = Math.max(this.#wallNow(), self.epoch + 1);
+    this.#log.warn({ epoch }, 'declared dead at a version that cannot be refuted: starting a new incarnation');
+    const next = this.#auth.sign({ ...self, epoch, version: 0 });
+    this.table.setSelf(next);
+    this.#queue.enqueue({ t: 'alive', r: next });
   }
 
   #bumpSelf(version: number, patch: Partial<NodeRecord>): void {

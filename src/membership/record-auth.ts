@@ -38,7 +38,7 @@ export function rotationPayload(id: string, next: string, epoch: number): string
 }
 
 /** Why a record was refused; the label of `tunmesh_membership_records_refused_total`. */
-export type RefusalReason = 'malformed' | 'bad_signature' | 'key_change' | 'future_epoch';
+export type RefusalReason = 'malformed' | 'bad_signature' | 'key_change' | 'future_epoch' | 'implausible_version';
 
 export type Verdict = 'ok' | 'malformed' | 'bad_signature';
 

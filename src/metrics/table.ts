@@ -137,7 +137,7 @@ export const metricTable = {
   },
   membership_records_refused_total: {
     kind: 'counter',
-    help: "Node records refused before they were applied or relayed: malformed or bad signature, a new key for a live node without the old key's statement (key_change), an epoch far in the future",
+    help: "Node records refused before they were applied or relayed: malformed or bad signature, a new key for a live node without the old key's statement (key_change), an epoch far in the future (future_epoch), a suspicion or death at a version far past the one held (implausible_version)",
     labels: ['reason'],
   },
   address_conflicts_total: {

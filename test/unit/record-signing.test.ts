@@ -369,6 +369,38 @@ test('records about ourselves: another key is an impostor (refused); warnings ar
   assert.match(h.warnings.at(-1)!, /another instance named me with a newer epoch and this node's key/);
 });
 
+test('a suspicion or death at a version nobody can outbid is refused; one that lands anyway starts a new incarnation', async () => {
+  const h = harness();
+  const bAuth = keyedAuth(2);
+  const real = signed(bAuth, unsigned('b', 2));
+  h.core.handleRequest(0, 1, gossip('b', [alive(real)]), 'b');
+  // A member declares b dead at b's epoch with version 2^53−1: b could never refute it by a version bump.
+  const forgedDeath: Update = {
+    t: 'dead',
+    id: 'b',
+    epoch: real.epoch,
+    version: Number.MAX_SAFE_INTEGER,
+    by: 'c',
+    reason: 'failed',
+  };
+  h.core.handleRequest(10, 2, gossip('c', [forgedDeath]), 'c');
+  assert.equal(h.core.table.get('b')?.state, 'alive', 'the implausible death is not applied');
+  assert.equal(await h.refused('implausible_version'), 1);
+  // A plausible one (the declarer saw a slightly newer version) still counts.
+  h.core.handleRequest(20, 3, gossip('c', [{ ...forgedDeath, version: real.version + 3 }]), 'c');
+  assert.equal(h.core.table.get('b')?.state, 'dead');
+  // About ourselves: such a death reached us (a member that held no record of us took it): we come back
+  // as a new incarnation under the same key, signed, instead of staying dead for good.
+  const me = h.core.self;
+  h.wall.now = wall0 + 5000;
+  h.core.handleRequest(30, 4, gossip('c', [{ ...forgedDeath, id: 'me', epoch: me.epoch }]), 'c');
+  const next = h.core.self;
+  assert.equal(next.epoch, wall0 + 5000);
+  assert.equal(next.version, 0);
+  assert.equal(next.sigKey, me.sigKey);
+  assert.equal(keyedAuth(1).verify(next), 'ok');
+});
+
 function silentLog(): Logger {
   return { warn: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
 }
