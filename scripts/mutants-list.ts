@@ -15,7 +15,7 @@ export interface Mutant {
   readonly tests: readonly string[];
 }
 
-const replayTests = ['test/unit/r06-r11-replay.test.ts', 'test/property/replay.property.test.ts'];
+const replayTests = ['test/unit/r06-r11-replay.test.ts', 'test/property/replay-window.compliance.test.ts'];
 const cookieTests = ['test/unit/noise-cookie.test.ts', 'test/unit/r21-r24-dos.test.ts'];
 const authTests = ['test/unit/auth.test.ts'];
 

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Secret } from '../base/secret.js';
+import { closeServer } from './close-server.js';
 import { FailureLimiter } from './failure-limit.js';
 import { bearerOf, sameSecret } from './operator-auth.js';
 
@@ -50,10 +51,7 @@ export class MetricsListener {
     const s = this.#server;
     if (!s) return;
     this.#server = undefined;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-    });
+    await closeServer(s);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

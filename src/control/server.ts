@@ -31,6 +31,7 @@ import {
   type AuthKey,
   type RequestAuth,
 } from './auth.js';
+import { closeServer } from './close-server.js';
 import { FailureLimiter } from './failure-limit.js';
 import { bearerOf, operatorHeaderName, sameSecret, type OperatorAuth } from './operator-auth.js';
 import { addressesRoute } from './routes/addresses.js';
@@ -227,10 +228,7 @@ export class ControlServer {
     const s = this.#server;
     if (!s) return;
     this.#server = undefined;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-    });
+    await closeServer(s);
   }
 
   #admit(socket: Socket): void {

@@ -9,23 +9,8 @@ import { wg } from '../../src/base/constants.js';
 import { ReplayFilter, replayWindow } from '../../src/noise/replay.js';
 import { transportLayout } from '../../src/wire/wireguard.js';
 import { Rng } from '../fuzz/engine.js';
+import { ReplayModel } from '../helpers/replay-compliance.js';
 import { ipv4Packet, makePair, ofType, sends, Wire, type Side } from '../helpers/wg-pair.js';
-
-/** The model: a Set of accepted counters plus the window rule. */
-class Model {
-  readonly seen = new Set<number>();
-  last = 0;
-  validate(c: number, limit: number): boolean {
-    if (c >= limit || this.seen.has(c)) return false;
-    if (c <= this.last && this.last - c > replayWindow) return false;
-    this.seen.add(c);
-    if (c > this.last) this.last = c;
-    // Forget what fell out of the window (keeps the model small over 10^4 steps).
-    if (this.seen.size > 4 * replayWindow)
-      for (const s of this.seen) if (this.last - s > replayWindow) this.seen.delete(s);
-    return true;
-  }
-}
 
 test('R6: ReplayFilter == Set model over 100 seeds × 10^4 counters (in-window reorder, duplicates, jumps, limit edge)', () => {
   let divergences = 0;
@@ -33,7 +18,7 @@ test('R6: ReplayFilter == Set model over 100 seeds × 10^4 counters (in-window r
   for (let seed = 1; seed <= 100; seed++) {
     const rng = new Rng(seed);
     const f = new ReplayFilter();
-    const m = new Model();
+    const m = new ReplayModel();
     // Start near the reject limit for a quarter of the seeds (wraparound edge).
     const limit = seed % 4 === 0 ? 50_000 + rng.below(10_000) : Number.MAX_SAFE_INTEGER;
     let base = seed % 4 === 0 ? limit - 5_000 : rng.below(1000);
