@@ -5,11 +5,13 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { makeConfigFixture, pool, runCli } from '../helpers/config-fixture.js';
 
-const base = [
+// Each run names its own node: `config init` writes the node's key file (NAME.key) beside the config and
+// refuses to replace one, so runs in parallel must not share a name.
+const base = (name: string) => [
   'config',
   'init',
   '--name',
-  'b',
+  name,
   '--address',
   '198.19.0.2/16',
   '--listen',
@@ -28,10 +30,10 @@ test('config init writes process.uid/gid: 65532 by default, --uid/--gid otherwis
   const f = await makeConfigFixture({ prefix: 'tunmesh-init-process-' });
   try {
     const [plain, uid, both, root] = await pool([
-      () => runCli(base, { cwd: f.dir }),
-      () => runCli([...base, '--uid', '1000'], { cwd: f.dir }),
-      () => runCli([...base, '--uid', '1000', '--gid', '2000'], { cwd: f.dir }),
-      () => runCli([...base, '--uid', '0'], { cwd: f.dir }),
+      () => runCli(base('b1'), { cwd: f.dir }),
+      () => runCli([...base('b2'), '--uid', '1000'], { cwd: f.dir }),
+      () => runCli([...base('b3'), '--uid', '1000', '--gid', '2000'], { cwd: f.dir }),
+      () => runCli([...base('b4'), '--uid', '0'], { cwd: f.dir }),
     ]);
     for (const r of [plain!, uid!, both!]) assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(parse(plain!.stdout).process, { uid: 65532, gid: 65532 });
