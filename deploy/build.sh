@@ -6,6 +6,12 @@
 #   build.sh app DIR    compile TypeScript, drop dev dependencies and assemble the runtime tree in DIR:
 #                       exactly what the runtime stage copies to /app
 # Run it from the source root (the Dockerfile's WORKDIR).
+#
+# deps reads two optional inputs, the same in the Dockerfile and on a host:
+#   NPM_REGISTRY     npm registry URL (the Dockerfile's build argument); empty = npm's default
+#   EXTRA_CA_FILE    PEM file of extra root CAs (a TLS-inspecting proxy); default /run/secrets/extra_ca,
+#                    where BuildKit mounts the `extra_ca` build secret for that one RUN. It is passed
+#                    by path (NODE_EXTRA_CA_CERTS), never copied, so no layer holds it.
 set -eu
 
 assemble() {
@@ -28,6 +34,16 @@ assemble() {
 
 case "${1:-}" in
   deps)
+    [ -z "${NPM_REGISTRY:-}" ] || export npm_config_registry="$NPM_REGISTRY"
+    ca=${EXTRA_CA_FILE:-/run/secrets/extra_ca}
+    if [ -s "$ca" ]; then
+      # Added to Node's bundled roots (npm's `cafile` would replace them).
+      export NODE_EXTRA_CA_CERTS="$ca"
+      echo "build.sh: trusting the extra CA in $ca" >&2
+    elif [ -n "${EXTRA_CA_FILE:-}" ]; then
+      echo "build.sh: EXTRA_CA_FILE=$EXTRA_CA_FILE is missing or empty" >&2
+      exit 1
+    fi
     npm ci --no-audit --no-fund --prefer-offline
     ;;
   app)

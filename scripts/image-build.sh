@@ -3,7 +3,10 @@
 #   1. the build context = the repository's tracked files (git ls-files, working-tree content);
 #   2. the build stage: every COPY and RUN after its first COPY, in order, in a clean directory
 #      (RUN lines before the first COPY install system packages: this host must have python3, make, g++);
-#   3. the runtime stage: its COPY --from=build lines, with /app mapped to OUT_DIR.
+#   3. the runtime stage: its COPY --from=build lines, with /app mapped to OUT_DIR (a single file copied
+#      from outside the build WORKDIR to outside /app, like the node binary, is the host's own: skipped).
+# ARG values come from the environment as Docker's --build-arg would give them (NPM_REGISTRY; and
+# EXTRA_CA_FILE for the CA the Dockerfile takes as a BuildKit secret: see deploy/build.sh).
 # So the Dockerfile is the only list of what is copied and run; this script cannot drift from it, and it
 # fails on a Dockerfile line it cannot replay faithfully (ENV/ADD/USER in the build stage, globs, --from
 # elsewhere, runtime COPY from the context).
@@ -116,16 +119,27 @@ while IFS= read -r raw || [ -n "$raw" ]; do
         copied=1
       else
         [ "$from" = build ] || die "runtime-stage COPY must come from the build stage (--from=build)"
-        [[ $dest == "$app_root" || $dest == "$app_root"/* ]] || die "runtime COPY destination outside $app_root"
-        mapped=()
-        for s in "${args[@]}"; do
-          [[ $s == "$workdir"/* ]] || die "runtime COPY source $s is not under the build WORKDIR $workdir"
-          mapped+=("${s#"$workdir"/}")
-        done
-        copy "$work" "$out${dest#"$app_root"}" "${mapped[@]}"
+        # A file of the build stage's base image (the node binary) is system setup, like the RUN lines
+        # before the first COPY: the host has its own.
+        if [[ ${#args[@]} -eq 1 && ${args[0]} != "$workdir"/* && $dest != "$app_root" && $dest != "$app_root"/* ]]; then
+          echo "image-build: skipping a system file (line $start): ${args[0]} -> $dest" >&2
+        else
+          [[ $dest == "$app_root" || $dest == "$app_root"/* ]] || die "runtime COPY destination outside $app_root"
+          mapped=()
+          for s in "${args[@]}"; do
+            [[ $s == "$workdir"/* ]] || die "runtime COPY source $s is not under the build WORKDIR $workdir"
+            mapped+=("${s#"$workdir"/}")
+          done
+          copy "$work" "$out${dest#"$app_root"}" "${mapped[@]}"
+        fi
       fi
       ;;
     RUN)
+      # BuildKit mounts (the extra_ca secret) are not replayed: build.sh reads EXTRA_CA_FILE on a host.
+      while [[ $rest =~ ^--([a-z-]+)=[^[:space:]]*[[:space:]]+(.*)$ ]]; do
+        [ "${BASH_REMATCH[1]}" = mount ] || die "RUN flag --${BASH_REMATCH[1]} is not replayed"
+        rest=${BASH_REMATCH[2]}
+      done
       if [ "$stage" = build ]; then
         if [ "$copied" = 0 ]; then
           echo "image-build: skipping system setup (line $start): ${rest:0:70}..." >&2

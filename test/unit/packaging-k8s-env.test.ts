@@ -1,4 +1,5 @@
-// Does the StatefulSet really configure a node? The test plays kubelet for one pod: resolves the sidecar's
+// Do the workloads really configure a node? The test plays kubelet for one pod (of the StatefulSet, and of
+// the pool-addressed Deployment and Job examples): resolves the sidecar's
 // env (fieldRef + $(VAR) expansion, as Kubernetes does), lays out its volume mounts under a temporary
 // root (ConfigMap subPath, Secret items with their modes, the emptyDir the init container writes), runs
 // the init container's command, and then loads the config and runs `tunmesh config check` with that
@@ -9,7 +10,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { readSecrets } from '../../src/config/secrets.js';
 import { configTree, type SettingInfo } from '../../src/config/introspect.js';
@@ -19,18 +20,31 @@ const repo = resolve(import.meta.dirname, '../..');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
 
-const load = (file: string): Doc => parse(readFileSync(join(repo, 'deploy/k8s', file), 'utf8')) as Doc;
-const sts = load('statefulset.yaml');
-const configMap = load('configmap.yaml');
-const secret = load('secret.yaml');
-const pod = sts.spec.template.spec as Doc;
-const sidecar = (pod.containers as Doc[]).find((c) => c.name === 'tunmesh')!;
-const init = (pod.initContainers as Doc[]).find((c) => c.name === 'wireguard-key')!;
+const loadAll = (file: string): Doc[] =>
+  parseAllDocuments(readFileSync(join(repo, 'deploy/k8s', file), 'utf8')).map((d) => d.toJS() as Doc);
+const load = (file: string, kind: string): Doc => loadAll(file).find((d) => d.kind === kind)!;
+const sts = load('statefulset.yaml', 'StatefulSet');
+const deployment = load('examples/deployment-pool.yaml', 'Deployment');
+const job = load('examples/job.yaml', 'Job');
+const configMap = load('configmap.yaml', 'ConfigMap');
+const secrets = new Map(loadAll('secret.yaml').map((d) => [d.metadata.name as string, d]));
 
-/** What the downward API gives pod number `ordinal` (pod IP from the test underlay range). */
-function fieldValues(ordinal: number): Record<string, string> {
+interface Workload {
+  readonly pod: Doc;
+  readonly sidecar: Doc;
+  readonly init: Doc;
+}
+function workload(w: Doc): Workload {
+  const pod = w.spec.template.spec as Doc;
+  const init = pod.initContainers as Doc[];
+  return { pod, sidecar: init.find((c) => c.name === 'tunmesh')!, init: init.find((c) => c.name === 'wireguard-key')! };
+}
+const stsPod = workload(sts);
+
+/** What the downward API gives a pod (pod IP from the test underlay range); `ordinal` for a StatefulSet. */
+function fieldValues(name: string, ordinal: number): Record<string, string> {
   return {
-    'metadata.name': `${sts.metadata.name}-${ordinal}`,
+    'metadata.name': name,
     'metadata.namespace': sts.metadata.namespace,
     "metadata.labels['apps.kubernetes.io/pod-index']": String(ordinal),
     'status.podIP': `198.18.0.${10 + ordinal}`,
@@ -82,7 +96,13 @@ interface PodRoot {
  * Lays out pod `ordinal`'s sidecar filesystem under `root` from the manifests, with the fixture's real
  * secret, certificate and key as the Secret's values, and runs the init container's command.
  */
-async function layOutPod(root: string, ordinal: number, values: Record<string, string>): Promise<PodRoot> {
+async function layOutPod(
+  root: string,
+  ordinal: number,
+  values: Record<string, string>,
+  { pod, sidecar, init }: Workload = stsPod,
+  name = `${sts.metadata.name}-${ordinal}`,
+): Promise<PodRoot> {
   const volumes = new Map((pod.volumes as Doc[]).map((v) => [v.name as string, v]));
   const inRoot = (p: string): string => join(root, p);
   for (const m of sidecar.volumeMounts as Doc[]) {
@@ -94,10 +114,11 @@ async function layOutPod(root: string, ordinal: number, values: Record<string, s
       await mkdir(dirname(inRoot(m.mountPath)), { recursive: true });
       await writeFile(inRoot(m.mountPath), configMap.data[m.subPath]);
     } else if (vol.secret) {
-      assert.equal(vol.secret.secretName, secret.metadata.name);
+      const from = secrets.get(vol.secret.secretName as string);
+      assert.ok(from, `Secret ${vol.secret.secretName} is in secret.yaml`);
       await mkdir(inRoot(m.mountPath), { recursive: true });
       for (const item of vol.secret.items as Doc[]) {
-        assert.ok(item.key in secret.stringData, `Secret key ${item.key} is in secret.yaml`);
+        assert.ok(item.key in from.stringData, `Secret key ${item.key} is in secret.yaml`);
         assert.ok(item.key in values, `test has a value for Secret key ${item.key}`);
         const file = join(inRoot(m.mountPath), item.path);
         await writeFile(file, values[item.key]!);
@@ -116,7 +137,7 @@ async function layOutPod(root: string, ordinal: number, values: Record<string, s
   const keyGen = await runCli(args, { env: cleanEnv() });
   assert.equal(keyGen.code, 0, keyGen.stderr);
 
-  const env = containerEnv(sidecar, fieldValues(ordinal));
+  const env = containerEnv(sidecar, fieldValues(name, ordinal));
   // The config's absolute paths must point into the mounts: rewrite them into the root. A path outside
   // every mount would then name a file that does not exist, and the check would fail.
   const configPath = env.TUNMESH_CONFIG!;
@@ -136,14 +157,21 @@ async function layOutPod(root: string, ordinal: number, values: Record<string, s
   return { root, configPath: inRoot(configPath), env };
 }
 
+/** Real values for every Secret key the workloads mount. */
+async function secretValues(dir: string, clusterSecret: string): Promise<Record<string, string>> {
+  return {
+    'cluster.secret': clusterSecret,
+    'operator.token': 'operator-token-of-the-test-0123456789abcdef',
+    'metrics.token': 'metrics-token-of-the-test-0123456789abcdef',
+    'tls.crt': await readFile(join(dir, 'tls/cert.pem'), 'utf8'),
+    'tls.key': await readFile(join(dir, 'tls/key.pem'), 'utf8'),
+  };
+}
+
 test('the StatefulSet env and mounts make a valid config for every pod', { timeout: 60_000 }, async () => {
   const fx = await makeConfigFixture({ prefix: 'tp5-k8s-' });
   try {
-    const values = {
-      'cluster.secret': fx.secret,
-      'tls.crt': await readFile(join(fx.dir, 'tls/cert.pem'), 'utf8'),
-      'tls.key': await readFile(join(fx.dir, 'tls/key.pem'), 'utf8'),
-    };
+    const values = await secretValues(fx.dir, fx.secret);
     const replicas = sts.spec.replicas as number;
     const svc = `tunmesh-peers.${sts.metadata.namespace}.svc.cluster.local`;
     const seen = new Set<string>();
@@ -157,6 +185,8 @@ test('the StatefulSet env and mounts make a valid config for every pod', { timeo
       assert.deepEqual(config.wireguard.advertise, [`${podIp}:51820`]);
       assert.deepEqual(config.cluster.bootstrap, [`https://${svc}:4567`]);
       assert.deepEqual(config.process, { uid: 65532, gid: 65532 });
+      assert.equal(config.control.metricsListen, '0.0.0.0:9567');
+      assert.ok(config.control.operatorTokenFile && config.control.metricsTokenFile);
       for (const a of config.node.addresses) {
         assert.ok(!seen.has(a), `address ${a} is unique`);
         seen.add(a);
@@ -172,11 +202,7 @@ test('the StatefulSet env and mounts make a valid config for every pod', { timeo
 test('`tunmesh config check` accepts the pod environment and mounts; a bad override is rejected', async () => {
   const fx = await makeConfigFixture({ prefix: 'tp5-k8s-' });
   try {
-    const values = {
-      'cluster.secret': fx.secret,
-      'tls.crt': await readFile(join(fx.dir, 'tls/cert.pem'), 'utf8'),
-      'tls.key': await readFile(join(fx.dir, 'tls/key.pem'), 'utf8'),
-    };
+    const values = await secretValues(fx.dir, fx.secret);
     const p = await layOutPod(join(fx.dir, 'pod-2'), 2, values);
     const ok = await runCli(['config', 'check', p.configPath], { env: cleanEnv(p.env) });
     assert.equal(ok.code, 0, ok.stderr);
@@ -196,9 +222,36 @@ test('`tunmesh config check` accepts the pod environment and mounts; a bad overr
 test("secret.yaml's placeholders make the daemon refuse to start", async () => {
   const fx = await makeConfigFixture({ prefix: 'tp5-k8s-' });
   try {
-    const p = await layOutPod(join(fx.dir, 'pod-0'), 0, secret.stringData as Record<string, string>);
+    const placeholders = Object.assign({}, ...[...secrets.values()].map((d) => d.stringData)) as Record<string, string>;
+    const p = await layOutPod(join(fx.dir, 'pod-0'), 0, placeholders);
     const config = await loadConfig(p.configPath, p.env);
     await assert.rejects(readSecrets(config), /cluster\.secretFile/);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test('the Deployment and Job take their address from the pool, outside the StatefulSet addresses', async () => {
+  const fx = await makeConfigFixture({ prefix: 'tp5-k8s-' });
+  try {
+    const values = await secretValues(fx.dir, fx.secret);
+    for (const [w, name] of [
+      [deployment, 'tunmesh-pool-7d9f8c6b5-x2x4z'],
+      [job, 'tunmesh-job-q8r2n'],
+    ] as const) {
+      const p = await layOutPod(join(fx.dir, name), 5, values, workload(w), name);
+      const config = await loadConfig(p.configPath, p.env);
+      assert.equal(config.node.name, name);
+      assert.deepEqual(config.node.addresses, [], 'no static address: the pool decides');
+      assert.equal(config.node.ipv4Pool, '198.19.128.0/17');
+      // The pool's /17 is routed by the address; the rest of the mesh (the StatefulSet) by tun.routes.
+      assert.deepEqual(config.tun.routes, ['198.19.0.0/16']);
+      assert.equal(config.tun.mtu, 1370);
+      await readSecrets(config);
+      const check = await runCli(['config', 'check', p.configPath], { env: cleanEnv(p.env) });
+      assert.equal(check.code, 0, check.stderr);
+      assert.doesNotMatch(check.stderr, /warning/, 'no route-policy warning: cluster.routePolicy is set');
+    }
   } finally {
     await fx.cleanup();
   }
