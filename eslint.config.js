@@ -31,6 +31,8 @@ const layers = {
     'transport',
   ],
   cli: ['base', 'crypto', 'config', 'control', 'daemon', 'metrics'],
+  // The CNI plugin (bin/tunmesh-cni) is its own executable run by container runtimes, not part of the CLI.
+  cni: ['base', 'wire', 'config', 'platform'],
 };
 const all = Object.keys(layers);
 const layerRules = Object.entries(layers).map(([layer, allowed]) => ({

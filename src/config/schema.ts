@@ -169,8 +169,21 @@ const tun = z
         .regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: rules.tunName })
         .refine((s) => s !== '.' && s !== '..', { message: rules.tunName })
         .default('tunmesh0'),
-      { description: 'Name of the TUN device the daemon creates.', type: 'interface name' },
+      {
+        description: 'Name of the TUN device the daemon creates (or attaches to, with tun.existing).',
+        type: 'interface name',
+      },
     ),
+    existing: field(z.boolean().default(false), {
+      description: 'Attach to a TUN device that already exists and is configured, instead of creating it.',
+      details: [
+        'Someone else (the tunmesh-cni plugin, or root with `ip tuntap add dev NAME mode tun user UID`) creates',
+        'tun.name owned by the daemon’s uid/gid, with its addresses, MTU and routes, and sets it up. The daemon',
+        'then needs no capability: it checks that the device is up with tun.mtu and every address of',
+        'node.addresses and tun.addresses (else it refuses to start) and warns about missing tun.routes.',
+        'A missing device is an error. tun.mssClamp cannot be combined with it (nftables needs privileges).',
+      ],
+    }),
     mtu: field(intIn(net.minTunMtu, net.maxTunMtu).default(net.defaultTunMtu), {
       description: 'MTU of the TUN device: the largest inner packet.',
       details: ['1420 leaves room for IPv6 + UDP + WireGuard headers on a 1500-byte underlay.'],
@@ -209,7 +222,15 @@ const tun = z
       file: true,
     }),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.existing && t.mssClamp)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['mssClamp'],
+        message: 'cannot be combined with tun.existing: nftables needs privileges the attached daemon does not hold',
+      });
+  });
 
 const staticPeer = z
   .object({

@@ -36,6 +36,7 @@ import { paddingMtuFor, watchPaddingMtu } from './padding-mtu.js';
 import { withResolvedAddresses } from './addresses.js';
 import { dnsAllowList, DnsResponder } from './dns.js';
 import { tunExtrasDown, tunExtrasUp } from './tun-setup.js';
+import { attachExistingTun, type LinkStateReader } from './existing-tun.js';
 import { Fanout } from '../routing/fanout.js';
 import { endpointGuard, tunnelPrefixes, type EndpointGuard } from './loop-guard.js';
 import { specFromRecord, specsFromStaticPeers } from './peers.js';
@@ -58,6 +59,8 @@ export interface Platform {
   readonly random: Random;
   /** Routes into the TUN with a smaller MTU bound padding (R28); absent: the tunnel MTU alone. */
   readonly routeMtu?: RouteMtuSource;
+  /** Reads a device's state without privilege, for tun.existing; absent: tun.existing is refused. */
+  readonly linkState?: LinkStateReader;
 }
 
 export interface DaemonOptions {
@@ -143,13 +146,25 @@ export class Daemon {
     // Privileged setup: TUN device, addresses, routes, sockets. The native engine owns both devices.
     const native =
       config.dataplane.engine === 'native' ? NativeHost.tryCreate({ mtu: config.tun.mtu, log }) : undefined;
-    const tun = await (native?.tun ?? platform.tun).open(config.tun.name);
+    const tunFactory = native?.tun ?? platform.tun;
+    // tun.existing: the device is someone else's to configure; we only check it and attach (no privilege).
+    const tun = config.tun.existing
+      ? await attachExistingTun({
+          config,
+          tun: tunFactory,
+          linkState: platform.linkState,
+          extraRoutes: this.#staticRoutes(),
+          log,
+        })
+      : await tunFactory.open(config.tun.name);
     this.#tun = tun;
-    await platform.net.setMtu(tun.name, config.tun.mtu);
-    for (const a of config.node.addresses) await platform.net.addAddress(tun.name, a);
-    await platform.net.setUp(tun.name);
-    for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
-    for (const cidr of config.tun.routes) await platform.net.addRoute(tun.name, cidr);
+    if (!config.tun.existing) {
+      await platform.net.setMtu(tun.name, config.tun.mtu);
+      for (const a of config.node.addresses) await platform.net.addAddress(tun.name, a);
+      await platform.net.setUp(tun.name);
+      for (const cidr of this.#staticRoutes()) await platform.net.addRoute(tun.name, cidr);
+      for (const cidr of config.tun.routes) await platform.net.addRoute(tun.name, cidr);
+    }
     await tunExtrasUp(config, platform.net, log);
     // R30: endpoints routed into the TUN would loop; refuse them, count them, warn once per peer+endpoint.
     const warned = new Set<string>();

@@ -6,6 +6,7 @@ import { CryptoRandom } from '../platform/linux/random.js';
 import { LinuxTunFactory } from '../platform/linux/tun.js';
 import { NodeUdpFactory } from '../platform/linux/udp.js';
 import { LinuxRouteMtuSource } from '../platform/linux/route-mtu.js';
+import { readLinkState } from '../platform/linux/link-state.js';
 import type { Platform } from './daemon.js';
 
 export function linuxPlatform(log: Logger): Platform {
@@ -16,5 +17,6 @@ export function linuxPlatform(log: Logger): Platform {
     clock: new SystemClock(),
     random: new CryptoRandom(),
     routeMtu: new LinuxRouteMtuSource({ log }),
+    linkState: (device) => readLinkState(device),
   };
 }

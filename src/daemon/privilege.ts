@@ -95,14 +95,35 @@ function hardenThreads(log: Logger): { bounding: boolean } | undefined {
   return { bounding };
 }
 
+/**
+ * Started without root (tun.existing under setpriv, a restricted pod): there is nothing to drop, but
+ * no_new_privs still goes on every thread (it needs no privilege), and capabilities held anyway (ambient or
+ * file capabilities) are reported, since the setup that needed them is over.
+ */
+function alreadyUnprivileged(log: Logger): void {
+  const hardened = hardenThreads(log);
+  const id = currentIdentity();
+  if (!zero(id.capEff) || !zero(id.capPrm))
+    log.warn(
+      { uid: id.uid, capEff: id.capEff, capPrm: id.capPrm },
+      'not root but holding capabilities: start the daemon without them (it needs none after setup)',
+    );
+  log.info(
+    {
+      uid: id.uid,
+      gid: id.gid,
+      capEff: id.capEff,
+      noNewPrivs: hardened !== undefined,
+      capBnd: taskStates()[0]?.capBnd,
+    },
+    'started unprivileged: nothing to drop',
+  );
+}
+
 export function dropPrivileges(target: { uid?: number | undefined; gid?: number | undefined }, log: Logger): void {
+  if (process.getuid?.() !== 0) return alreadyUnprivileged(log);
   if (target.uid === undefined && target.gid === undefined) {
-    if (process.getuid?.() === 0)
-      log.warn('running as root: set process.uid/process.gid to drop privileges after setup');
-    return;
-  }
-  if (process.getuid?.() !== 0) {
-    log.info({ uid: process.getuid?.() }, 'not root; privilege drop not needed');
+    log.warn('running as root: set process.uid/process.gid to drop privileges after setup');
     return;
   }
   const gid = target.gid ?? target.uid!;

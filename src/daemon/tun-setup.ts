@@ -61,7 +61,8 @@ export function hookEnv(config: Config, phase: 'up' | 'down'): NodeJS.ProcessEnv
 /** Extra addresses, MSS clamping and the up hook, after the TUN has its addresses and is up. */
 export async function tunExtrasUp(config: Config, net: NetConfig, log: Logger): Promise<void> {
   const tun = config.tun.name;
-  for (const a of config.tun.addresses) await net.addAddress(tun, a);
+  // With tun.existing the extra addresses were checked on the device instead (existing-tun.ts).
+  if (!config.tun.existing) for (const a of config.tun.addresses) await net.addAddress(tun, a);
   if (config.tun.mssClamp) {
     await run('nft', ['-f', '-'], { input: mssClampScript(tun) });
     log.info({ table: mssTableName(tun) }, 'TCP MSS clamping installed');
