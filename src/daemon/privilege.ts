@@ -88,7 +88,8 @@ function hardenThreads(log: Logger): { bounding: boolean } | undefined {
       `could not set no_new_privs${bounding ? ' and empty the capability bounding set' : ''} in every thread ` +
         `(${r.failed} of ${r.threads} did not answer${r.error ? `; ${r.error}` : ''})`,
     );
-  if (!bounding)
+  // Started with an empty bounding set already (setpriv, a restricted pod), there is nothing to say.
+  if (!bounding && !zero(fieldOf(readFileSync('/proc/self/status', 'utf8'), 'CapBnd') || '0'))
     log.info(
       'no CAP_SETPCAP: the capability bounding set stays as the runtime set it; no_new_privs keeps exec from using it',
     );
