@@ -79,6 +79,9 @@ async function check(conf: CniConf, netns: string): Promise<void> {
   const state = await readLinkState(dev, { ipCommand: ipIn(netns), timeoutMs: ipTimeoutMs });
   if (!state) throw new CniError(cniCode.checkFailed, `no device "${dev}" (ifName) in ${netns}`);
   const { errors, missingRoutes } = linkMismatches(state, conf);
+  if (state.user !== conf.uid) errors.push(`is owned by user ${state.user ?? 'none'}, not ${conf.uid}`);
+  if (conf.gid !== undefined && state.group !== conf.gid)
+    errors.push(`is owned by group ${state.group ?? 'none'}, not ${conf.gid}`);
   if (missingRoutes.length > 0)
     errors.push(`lacks the route${missingRoutes.length > 1 ? 's' : ''} ${missingRoutes.join(', ')}`);
   if (errors.length > 0) throw new CniError(cniCode.checkFailed, `device "${dev}" (ifName) ${errors.join('; ')}`);

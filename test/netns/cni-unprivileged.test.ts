@@ -219,6 +219,9 @@ test('ADD, then an unprivileged daemon joins the mesh and carries IPv4 + IPv6; C
   assert.equal(wrong.code, 1);
   assert.equal(wrong.json?.code, 101, wrong.stdout);
   assert.match(String(wrong.json?.msg), /has MTU 1420, not 1400/);
+  const owner = await cni('CHECK', { ...conf({ uid: 1000 }), prevResult: added.json });
+  assert.equal(owner.json?.code, 101, owner.stdout);
+  assert.match(String(owner.json?.msg), /is owned by user 65532, not 1000/);
 
   p.kill('SIGTERM');
   await p.waitExit(15_000);

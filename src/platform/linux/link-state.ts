@@ -13,6 +13,9 @@ export interface LinkState {
   readonly addresses: readonly string[];
   /** Destinations of the routes through the device (main table), canonical CIDRs. */
   readonly routes: readonly string[];
+  /** A TUN's owner (`ip tuntap add … user UID group GID`); undefined when it has none. */
+  readonly user?: number | undefined;
+  readonly group?: number | undefined;
 }
 
 export interface LinkStateOptions {
@@ -25,7 +28,7 @@ interface IpLink {
   ifname?: string;
   flags?: string[];
   mtu?: number;
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_data?: { user?: unknown; group?: unknown } };
   addr_info?: { local?: string; prefixlen?: number; scope?: string }[];
 }
 
@@ -84,6 +87,8 @@ export async function readLinkState(device: string, o: LinkStateOptions = {}): P
       .filter((a) => a.local !== undefined && a.prefixlen !== undefined)
       .map((a) => `${canonicalIp(a.local!)}/${a.prefixlen}`),
     routes,
+    user: typeof link.linkinfo?.info_data?.user === 'number' ? link.linkinfo.info_data.user : undefined,
+    group: typeof link.linkinfo?.info_data?.group === 'number' ? link.linkinfo.info_data.group : undefined,
   };
 }
 
