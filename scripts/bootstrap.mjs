@@ -76,6 +76,7 @@ const commandsOf = {
   'dnsmasq-base': ['dnsmasq'],
   fastd: ['fastd'],
   chromium: ['chromium'],
+  systemd: ['systemd-analyze'],
 };
 /** What each command needs beyond Node; the native addon's toolchain only when npm ci will build it. */
 const wanted = [
@@ -96,6 +97,7 @@ const wanted = [
         'dnsmasq-base',
         'fastd',
         'chromium',
+        'systemd',
       ]),
 ];
 const searchPath = (process.env.PATH ?? '').split(delimiter);
