@@ -29,9 +29,7 @@ const joinSchema = z
       .refine((s) => s.trim().length >= minClusterSecretLength, {
         message: `must hold at least ${minClusterSecretLength} characters after trimming whitespace`,
       }),
-    tls: z
-      .object({ cert: pem('CERTIFICATE'), key: pem(''), ca: pem('CERTIFICATE').optional() })
-      .strict(),
+    tls: z.object({ cert: pem('CERTIFICATE'), key: pem(''), ca: pem('CERTIFICATE').optional() }).strict(),
   })
   .strict();
 

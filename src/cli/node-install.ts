@@ -74,7 +74,10 @@ const tunmeshBin = fileURLToPath(new URL('../../bin/tunmesh.js', import.meta.url
 export function renderUnit(layout: NodeLayout): string {
   for (const p of [process.execPath, tunmeshBin])
     if (!unitSafePath.test(p))
-      throw new UsageError(`${p} contains characters a systemd ExecStart cannot hold unescaped`, 'install tunmesh and node under plain paths');
+      throw new UsageError(
+        `${p} contains characters a systemd ExecStart cannot hold unescaped`,
+        'install tunmesh and node under plain paths',
+      );
   const exec = `ExecStart=${process.execPath} --max-semi-space-size=1 ${tunmeshBin} run --config ${layout.config}`;
   const shipped = readFileSync(shippedUnitFile, 'utf8');
   const lines = shipped.split('\n');
@@ -91,7 +94,9 @@ export function systemctl(args: readonly string[]): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(
-      code === 'ENOENT' ? 'systemctl is not on PATH: this machine does not run systemd' : `systemctl ${args.join(' ')} failed`,
+      code === 'ENOENT'
+        ? 'systemctl is not on PATH: this machine does not run systemd'
+        : `systemctl ${args.join(' ')} failed`,
       code === 'ENOENT'
         ? 'pass --no-start and run `tunmesh run --config FILE` under your service manager'
         : 'see `journalctl -u tunmesh@NAME` and `systemctl status tunmesh@NAME`',

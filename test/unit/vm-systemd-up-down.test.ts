@@ -58,7 +58,7 @@ test('the shipped unit passes systemd-analyze verify, keeps its hardening and a 
     ['MemoryDenyWriteExecute', 'no'],
     ['Restart', 'on-failure'],
     ['ExecReload', '/bin/kill -HUP $MAINPID'],
-  ])
+  ] as const)
     assert.equal(s.get(k), want, k);
   const sec = analyze(['security', '--offline=yes', shipped]);
   const score = /Overall exposure level for \S+: ([\d.]+)/.exec(sec.out);
@@ -122,13 +122,34 @@ test('up --no-start writes a checked config, 0600 secrets and a verifying unit; 
 
     // Without --force an existing node is refused and left as it was.
     const keyBefore = await readFile(join(dir, 'node.key'), 'utf8');
-    const again = await runCli(['up', '--name', 'vm-a', '--secret-file', join(root, 'cluster.secret'), '--address', '198.19.0.9/16', '--no-start', ...where]);
+    const again = await runCli([
+      'up',
+      '--name',
+      'vm-a',
+      '--secret-file',
+      join(root, 'cluster.secret'),
+      '--address',
+      '198.19.0.9/16',
+      '--no-start',
+      ...where,
+    ]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /node vm-a exists already/);
     assert.match(again.stderr, /--force/);
     assert.equal(parse(await readFile(join(dir, 'config.yaml'), 'utf8')).node.addresses[0], '198.19.0.1/16');
     // With --force the config is rewritten and the node keeps its key (its identity in the mesh).
-    const forced = await runCli(['up', '--name', 'vm-a', '--secret-file', join(root, 'cluster.secret'), '--address', '198.19.0.9/16', '--no-start', '--force', ...where]);
+    const forced = await runCli([
+      'up',
+      '--name',
+      'vm-a',
+      '--secret-file',
+      join(root, 'cluster.secret'),
+      '--address',
+      '198.19.0.9/16',
+      '--no-start',
+      '--force',
+      ...where,
+    ]);
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(parse(await readFile(join(dir, 'config.yaml'), 'utf8')).node.addresses[0], '198.19.0.9/16');
     assert.equal(await readFile(join(dir, 'node.key'), 'utf8'), keyBefore);
@@ -155,7 +176,18 @@ test('a join file from one node brings up a second node of the same mesh; down w
   try {
     const where = ['--config-dir', join(root, 'etc'), '--unit-dir', join(root, 'units'), '--no-start'];
     await writeFile(join(root, 'cluster.secret'), 'another-cluster-secret-of-32-characters-or-more\n');
-    const a = await runCli(['up', '--name', 'a', '--address', '198.19.0.1/16', '--api-advertise', 'https://198.18.0.1:4567', '--secret-file', join(root, 'cluster.secret'), ...where]);
+    const a = await runCli([
+      'up',
+      '--name',
+      'a',
+      '--address',
+      '198.19.0.1/16',
+      '--api-advertise',
+      'https://198.18.0.1:4567',
+      '--secret-file',
+      join(root, 'cluster.secret'),
+      ...where,
+    ]);
     assert.equal(a.code, 0, a.stderr);
     const joinFile = join(root, 'mesh.join');
     const made = await runCli(['join-file', 'create', '-c', join(root, 'etc/a/config.yaml'), '--out', joinFile]);
@@ -169,8 +201,20 @@ test('a join file from one node brings up a second node of the same mesh; down w
     assert.deepEqual(cb.cluster.bootstrap, ['https://198.18.0.1:4567']);
     for (const f of ['cluster.secret', 'tls/cert.pem', 'tls/key.pem'])
       assert.equal(await readFile(join(root, 'etc/b', f), 'utf8'), await readFile(join(root, 'etc/a', f), 'utf8'), f);
-    assert.notEqual(await readFile(join(root, 'etc/b/node.key'), 'utf8'), await readFile(join(root, 'etc/a/node.key'), 'utf8'));
-    const down = await runCli(['down', '--name', 'b', '--config-dir', join(root, 'etc'), '--unit-dir', join(root, 'units'), '--no-stop']);
+    assert.notEqual(
+      await readFile(join(root, 'etc/b/node.key'), 'utf8'),
+      await readFile(join(root, 'etc/a/node.key'), 'utf8'),
+    );
+    const down = await runCli([
+      'down',
+      '--name',
+      'b',
+      '--config-dir',
+      join(root, 'etc'),
+      '--unit-dir',
+      join(root, 'units'),
+      '--no-stop',
+    ]);
     assert.equal(down.code, 0, down.stderr);
     assert.ok(!(await tree(join(root, 'units'))).includes('tunmesh@b.service'));
     assert.ok((await tree(join(root, 'etc/b'))).includes('config.yaml'));
@@ -188,24 +232,98 @@ test('up refuses bad inputs with errors naming the flag or field, and writes not
     assert.equal((await runCli(['cert', 'generate', '--out-dir', join(root, 'tls')])).code, 0);
     const good = { cert: join(root, 'tls/cert.pem'), key: join(root, 'tls/key.pem') };
     const joinBad = join(root, 'bad.join');
-    await writeFile(joinBad, JSON.stringify({ format: 'tunmesh-join/1', bootstrap: ['https://198.18.0.1:4567'], clusterSecret: secret, tls: { cert: 'nope', key: 'nope' }, extra: 1 }));
+    await writeFile(
+      joinBad,
+      JSON.stringify({
+        format: 'tunmesh-join/1',
+        bootstrap: ['https://198.18.0.1:4567'],
+        clusterSecret: secret,
+        tls: { cert: 'nope', key: 'nope' },
+        extra: 1,
+      }),
+    );
     const where = ['--config-dir', join(root, 'etc'), '--unit-dir', join(root, 'units'), '--no-start'];
     const base = ['up', '--name', 'n', '--address', '198.19.0.3/16'];
     const cases: [string[], RegExp][] = [
       [[...base, ...where], /the cluster secret is missing: pass --secret-file FILE or --join FILE/],
       [[...base, '--secret-file', join(root, 'short.secret'), ...where], /--secret-file .* at least 32 characters/],
-      [[...base, '--secret-file', join(root, 'absent.secret'), ...where], /--secret-file .*absent\.secret does not exist/],
-      [[...base, '--secret-file', join(root, 'cluster.secret'), '--cert', good.cert, '--key', good.key, '--bootstrap', 'http://198.18.0.1:4567', ...where], /--bootstrap \(cluster\.bootstrap\[0\]\)/],
-      [[...base, '--secret-file', join(root, 'cluster.secret'), '--bootstrap', 'https://198.18.0.1:4567', ...where], /joining a mesh \(--bootstrap\) needs the mesh’s TLS certificate/],
-      [[...base, '--secret-file', join(root, 'cluster.secret'), '--cert', good.cert, ...where], /--cert and --key go together/],
-      [['up', '--name', '../evil', '--address', '198.19.0.3/16', '--secret-file', join(root, 'cluster.secret'), ...where], /--name "\.\.\/evil" is not a node name/],
-      [[...base, '--secret-file', join(root, 'cluster.secret'), '--config-dir', join(root, 'a b'), '--unit-dir', join(root, 'units'), '--no-start'], /--config-dir ".*a b" must be a path of/],
-      [[...base, '--secret-file', join(root, 'cluster.secret'), '--address', '10.0.0.1', ...where], /--address \(node\.addresses\[1\]\)/],
-      [[...base, '--join', joinBad, ...where], /join file .*bad\.join is not valid:[\s\S]*tls\.cert: must be PEM text[\s\S]*Unrecognized key/],
-      [[...base, '--join', joinBad, '--secret-file', join(root, 'cluster.secret'), ...where], /--join and --secret-file exclude each other/],
-      [['down', '--name', 'n', '--config-dir', join(root, 'etc'), '--unit-dir', join(root, 'units'), '--no-stop'], /no node n:/],
+      [
+        [...base, '--secret-file', join(root, 'absent.secret'), ...where],
+        /--secret-file .*absent\.secret does not exist/,
+      ],
+      [
+        [
+          ...base,
+          '--secret-file',
+          join(root, 'cluster.secret'),
+          '--cert',
+          good.cert,
+          '--key',
+          good.key,
+          '--bootstrap',
+          'http://198.18.0.1:4567',
+          ...where,
+        ],
+        /--bootstrap \(cluster\.bootstrap\[0\]\)/,
+      ],
+      [
+        [...base, '--secret-file', join(root, 'cluster.secret'), '--bootstrap', 'https://198.18.0.1:4567', ...where],
+        /joining a mesh \(--bootstrap\) needs the mesh’s TLS certificate/,
+      ],
+      [
+        [...base, '--secret-file', join(root, 'cluster.secret'), '--cert', good.cert, ...where],
+        /--cert and --key go together/,
+      ],
+      [
+        [
+          'up',
+          '--name',
+          '../evil',
+          '--address',
+          '198.19.0.3/16',
+          '--secret-file',
+          join(root, 'cluster.secret'),
+          ...where,
+        ],
+        /--name "\.\.\/evil" is not a node name/,
+      ],
+      [
+        [
+          ...base,
+          '--secret-file',
+          join(root, 'cluster.secret'),
+          '--config-dir',
+          join(root, 'a b'),
+          '--unit-dir',
+          join(root, 'units'),
+          '--no-start',
+        ],
+        /--config-dir ".*a b" must be a path of/,
+      ],
+      [
+        [...base, '--secret-file', join(root, 'cluster.secret'), '--address', '10.0.0.1', ...where],
+        /--address \(node\.addresses\[1\]\)/,
+      ],
+      [
+        [...base, '--join', joinBad, ...where],
+        /join file .*bad\.join is not valid:[\s\S]*tls\.cert: must be PEM text[\s\S]*Unrecognized key/,
+      ],
+      [
+        [...base, '--join', joinBad, '--secret-file', join(root, 'cluster.secret'), ...where],
+        /--join and --secret-file exclude each other/,
+      ],
+      [
+        ['down', '--name', 'n', '--config-dir', join(root, 'etc'), '--unit-dir', join(root, 'units'), '--no-stop'],
+        /no node n:/,
+      ],
     ];
-    const runs = await pool(cases.map(([args]) => () => runCli(args)));
+    const runs = await pool(
+      cases.map(
+        ([args]) =>
+          () =>
+            runCli(args),
+      ),
+    );
     for (const [i, r] of runs.entries()) {
       assert.equal(r.code, 1, `${cases[i]![0].join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, cases[i]![1]);

@@ -105,6 +105,41 @@ async function meshInputs(o: UpOptions): Promise<{ secret: string; bootstrap: st
   };
 }
 
+async function writeNode(
+  at: NodeLayout,
+  mesh: { secret: string; tls?: Tls },
+  configYaml: string,
+  unitText: string,
+  unitDir: string,
+  o: UpOptions,
+): Promise<void> {
+  const replace = { replace: o.force === true };
+  // Readable directories: the daemon re-reads config.yaml on reload after its drop to process.uid; the
+  // secrets in them are 0600 and read once, as root, before the drop.
+  await mkdir(at.tlsDir, { recursive: true, mode: 0o755 });
+  await writeSecretFile(at.clusterSecret, `${mesh.secret}\n`, replace);
+  // The node's identity and the operator's token survive --force; so does a founding node's certificate,
+  // which the nodes that joined trust. Everything else is rewritten.
+  if (await ensureNodeKey(at.nodeKey))
+    process.stderr.write(`note: wrote a new WireGuard private key to ${at.nodeKey}\n`);
+  if (!existsSync(at.operatorToken)) await writeSecretFile(at.operatorToken, `${generateClusterSecret()}\n`);
+  let tls = mesh.tls;
+  if (tls === undefined && !(existsSync(at.cert) && existsSync(at.key))) {
+    // A founding node: a certificate of its own, which the nodes that join later receive in the join file.
+    const { generateSelfSignedCert } = await import('../../crypto/cert.js');
+    const pair = await generateSelfSignedCert({ commonName: o.name, altNames: [], validDays: 3650 });
+    tls = { cert: pair.certPem, key: pair.keyPem };
+  }
+  if (tls !== undefined) {
+    await writeSecretFile(at.key, tls.key, replace);
+    await writeFile(at.cert, tls.cert, { mode: 0o644 });
+    if (tls.ca !== undefined) await writeFile(at.ca, tls.ca, { mode: 0o644 });
+  }
+  await writeFile(at.config, configYaml, { mode: 0o644 });
+  await mkdir(unitDir, { recursive: true });
+  await writeFile(at.unit, unitText, { mode: 0o644 });
+}
+
 async function up(o: UpOptions): Promise<void> {
   checkNodeName(o.name);
   const configDir = checkDir('--config-dir', o.configDir);
@@ -141,32 +176,20 @@ async function up(o: UpOptions): Promise<void> {
       `node ${o.name} exists already (${existing.join(', ')})`,
       `pass --force to rewrite its config and unit (its key and operator token are kept), or \`tunmesh down --name ${o.name} --purge\` first`,
     );
-  const replace = { replace: o.force === true };
-
-  // Readable directories: the daemon re-reads config.yaml on reload after its drop to process.uid; the
-  // secrets in them are 0600 and read once, as root, before the drop.
-  await mkdir(at.tlsDir, { recursive: true, mode: 0o755 });
-  await writeSecretFile(at.clusterSecret, `${mesh.secret}\n`, replace);
-  // The node's identity and the operator's token survive --force; everything else is rewritten.
-  if (await ensureNodeKey(at.nodeKey)) process.stderr.write(`note: wrote a new WireGuard private key to ${at.nodeKey}\n`);
-  if (!existsSync(at.operatorToken)) await writeSecretFile(at.operatorToken, `${generateClusterSecret()}\n`);
-  let tls = mesh.tls;
-  if (tls === undefined) {
-    // A founding node: a certificate of its own, which the nodes that join later receive in the join file.
-    const { generateSelfSignedCert } = await import('../../crypto/cert.js');
-    const pair = await generateSelfSignedCert({ commonName: o.name, altNames: [], validDays: 3650 });
-    tls = { cert: pair.certPem, key: pair.keyPem };
+  try {
+    await writeNode(at, mesh, node.yaml, unitText, unitDir, o);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      throw new UsageError((e as Error).message, 'tunmesh up writes under --config-dir and --unit-dir: run it as root');
+    throw e;
   }
-  await writeSecretFile(at.key, tls.key, replace);
-  await writeFile(at.cert, tls.cert, { mode: 0o644 });
-  if (tls.ca !== undefined) await writeFile(at.ca, tls.ca, { mode: 0o644 });
-  await writeFile(at.config, node.yaml, { mode: 0o644 });
-  await mkdir(unitDir, { recursive: true });
-  await writeFile(at.unit, unitText, { mode: 0o644 });
   process.stdout.write(`wrote ${at.config} and the node's secrets under ${at.dir}; wrote ${at.unit}\n`);
 
   if (!o.start) {
-    process.stdout.write(`not started (--no-start): systemctl daemon-reload && systemctl enable --now ${at.unitName}\n`);
+    process.stdout.write(
+      `not started (--no-start): systemctl daemon-reload && systemctl enable --now ${at.unitName}\n`,
+    );
     return;
   }
   systemctl(['daemon-reload']);
@@ -183,7 +206,10 @@ export function upCommand(): Command {
     .option('--join <file>', 'join file from `tunmesh join-file create` (bootstrap URLs, cluster secret, TLS)')
     .option('--secret-file <file>', 'file holding the cluster secret (instead of --join)')
     .option('--bootstrap <url>', 'https URL of a node of the mesh (repeatable; none = found a new mesh)', collect)
-    .option('--cert <file>', 'the mesh’s control API certificate (PEM), with --secret-file; none = a new self-signed one')
+    .option(
+      '--cert <file>',
+      'the mesh’s control API certificate (PEM), with --secret-file; none = a new self-signed one',
+    )
     .option('--key <file>', 'private key (PEM) of --cert')
     .option('--ca <file>', 'CA bundle (PEM) that verifies the other nodes, when the mesh has one')
     .option('--address <cidr>', 'overlay address with mesh prefix, e.g. 198.19.0.5/16 (repeat for IPv6)', collect)
@@ -197,7 +223,10 @@ export function upCommand(): Command {
     .option('--config-dir <dir>', 'the node goes to <dir>/<name>/', '/etc/tunmesh')
     .option('--unit-dir <dir>', 'where tunmesh@<name>.service goes', '/etc/systemd/system')
     .option('--no-start', 'write the files only (image builds, tests); do not call systemctl')
-    .option('--force', 'rewrite an existing node’s config, secrets and unit (its key and operator token are kept)')
+    .option(
+      '--force',
+      'rewrite an existing node’s config, secrets and unit (its key, operator token and own certificate are kept)',
+    )
     .action(up);
   return withExamples(cmd, [
     'tunmesh up --name a --address 198.19.0.1/16 --api-advertise https://198.18.0.1:4567 --secret-file cluster.secret',
