@@ -7,6 +7,7 @@
 // quote a secret.
 import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { parseHttpsUrl } from '../config/net.js';
 import { minClusterSecretLength } from '../config/secrets.js';
 import { UsageError } from './common.js';
 
@@ -22,7 +23,15 @@ const pem = (label: string) =>
 const joinSchema = z
   .object({
     format: z.literal(joinFileFormat, { errorMap: () => ({ message: `must be "${joinFileFormat}"` }) }),
-    bootstrap: z.array(z.string().max(2048)).min(1, { message: 'must list at least one https URL' }).max(64),
+    bootstrap: z
+      .array(
+        z
+          .string()
+          .max(2048)
+          .refine((u) => parseHttpsUrl(u) !== undefined, { message: 'must be an https URL with a host and a port' }),
+      )
+      .min(1, { message: 'must list at least one https URL' })
+      .max(64),
     clusterSecret: z
       .string()
       .max(4096)

@@ -87,8 +87,8 @@ export function renderUnit(layout: NodeLayout): string {
   return lines.join('\n');
 }
 
-/** Runs systemctl; a failure says which command failed and how to see why. */
-export function systemctl(args: readonly string[]): void {
+/** Runs systemctl; a failure says which command failed, that the files stay, and how to see why. */
+export function systemctl(args: readonly string[], unitName: string): void {
   try {
     execFileSync('systemctl', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (e) {
@@ -96,10 +96,10 @@ export function systemctl(args: readonly string[]): void {
     throw new UsageError(
       code === 'ENOENT'
         ? 'systemctl is not on PATH: this machine does not run systemd'
-        : `systemctl ${args.join(' ')} failed`,
+        : `systemctl ${args.join(' ')} failed (see above)`,
       code === 'ENOENT'
         ? 'pass --no-start and run `tunmesh run --config FILE` under your service manager'
-        : 'see `journalctl -u tunmesh@NAME` and `systemctl status tunmesh@NAME`',
+        : `\`journalctl -u ${unitName}\` and \`systemctl status ${unitName}\` say why; without systemd as PID 1, use --no-start (up) or --no-stop (down)`,
     );
   }
 }

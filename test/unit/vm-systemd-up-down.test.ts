@@ -244,7 +244,7 @@ test('up refuses bad inputs with errors naming the flag or field, and writes not
       joinBad,
       JSON.stringify({
         format: 'tunmesh-join/1',
-        bootstrap: ['https://198.18.0.1:4567'],
+        bootstrap: ['http://198.18.0.1:4567'],
         clusterSecret: secret,
         tls: { cert: 'nope', key: 'nope' },
         extra: 1,
@@ -314,7 +314,7 @@ test('up refuses bad inputs with errors naming the flag or field, and writes not
       ],
       [
         [...base, '--join', joinBad, ...where],
-        /join file .*bad\.join is not valid:[\s\S]*tls\.cert: must be PEM text[\s\S]*Unrecognized key/,
+        /join file .*bad\.join is not valid:[\s\S]*bootstrap\.0: must be an https URL[\s\S]*tls\.cert: must be PEM text[\s\S]*Unrecognized key/,
       ],
       [
         [...base, '--join', joinBad, '--secret-file', join(root, 'cluster.secret'), ...where],

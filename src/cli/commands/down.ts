@@ -30,9 +30,9 @@ async function down(o: DownOptions): Promise<void> {
       `no node ${o.name}: ${at.unit} does not exist${o.purge ? ` and ${at.dir} holds none of its files` : ''}`,
       'check --name, --unit-dir and --config-dir (the ones `tunmesh up` was given)',
     );
-  if (o.stop && existsSync(at.unit)) systemctl(['disable', '--now', at.unitName]);
+  if (o.stop && existsSync(at.unit)) systemctl(['disable', '--now', at.unitName], at.unitName);
   await rm(at.unit, { force: true });
-  if (o.stop) systemctl(['daemon-reload']);
+  if (o.stop) systemctl(['daemon-reload'], at.unitName);
   process.stdout.write(`removed ${at.unit}\n`);
   if (!o.purge) return;
   for (const f of files) await rm(f, { force: true });

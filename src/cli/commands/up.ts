@@ -192,8 +192,8 @@ async function up(o: UpOptions): Promise<void> {
     );
     return;
   }
-  systemctl(['daemon-reload']);
-  systemctl(['enable', '--now', at.unitName]);
+  systemctl(['daemon-reload'], at.unitName);
+  systemctl(['enable', '--now', at.unitName], at.unitName);
   process.stdout.write(
     `started ${at.unitName}; \`tunmesh status -c ${at.config}\` shows the mesh, \`journalctl -u ${at.unitName}\` its log\n`,
   );
