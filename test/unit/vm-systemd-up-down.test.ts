@@ -324,6 +324,18 @@ test('up refuses bad inputs with errors naming the flag or field, and writes not
         ['down', '--name', 'n', '--config-dir', join(root, 'etc'), '--unit-dir', join(root, 'units'), '--no-stop'],
         /no node n:/,
       ],
+      [
+        [
+          ...base,
+          '--secret-file',
+          join(root, 'cluster.secret'),
+          '--config-dir',
+          '/home/tunmesh-vm-test/etc',
+          '--unit-dir',
+          join(root, 'units'),
+        ],
+        /--config-dir .* is under \/home, which the unit's sandbox \(ProtectHome, PrivateTmp\) hides from the daemon/,
+      ],
     ];
     const runs = await pool(
       cases.map(

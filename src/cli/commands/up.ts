@@ -145,6 +145,15 @@ async function up(o: UpOptions): Promise<void> {
   const configDir = checkDir('--config-dir', o.configDir);
   const unitDir = checkDir('--unit-dir', o.unitDir);
   const at: NodeLayout = nodeLayout(configDir, unitDir, o.name);
+  // The unit's ProtectHome= and PrivateTmp= hide these from the daemon it starts.
+  const hidden = ['/home', '/root', '/run/user', '/tmp', '/var/tmp'].find(
+    (d) => configDir === d || configDir.startsWith(`${d}/`),
+  );
+  if (o.start && hidden !== undefined)
+    throw new UsageError(
+      `--config-dir ${configDir} is under ${hidden}, which the unit's sandbox (ProtectHome, PrivateTmp) hides from the daemon`,
+      'choose a directory under /etc, /srv or /var/lib, or pass --no-start',
+    );
   const mesh = await meshInputs(o);
   // Validated in full (flags named in errors) before anything is written.
   const node = composeNodeConfig(
