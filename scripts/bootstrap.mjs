@@ -76,6 +76,7 @@ const commandsOf = {
   'dnsmasq-base': ['dnsmasq'],
   fastd: ['fastd'],
   chromium: ['chromium'],
+  systemd: ['systemd-analyze'],
 };
 /** What each command needs beyond Node; the native addon's toolchain only when npm ci will build it. */
 const wanted = [
@@ -96,6 +97,7 @@ const wanted = [
         'dnsmasq-base',
         'fastd',
         'chromium',
+        'systemd',
       ]),
 ];
 const searchPath = (process.env.PATH ?? '').split(delimiter);
@@ -127,7 +129,10 @@ if (missing.length) {
     if (toolchainMissing) fail(`the native addon needs g++, make and python3; missing (${why}); install: ${how}`);
     if (mode === 'demo' && isRoot) fail(`the demo needs iproute2 (the ip command); missing (${why}); install: ${how}`);
     // Not root: the demo stops at its own root check, and npm test skips the netns suite that uses these.
-    const use = mode === 'demo' ? 'the demo needs them (as root)' : 'netns tests use them (they skip or fail without)';
+    const use =
+      mode === 'demo'
+        ? 'the demo needs them (as root)'
+        : 'netns tests and the systemd unit checks use them (they skip or fail without)';
     say(`missing ${missing.join(' ')} (${why}): ${use}; install: ${how}`);
   }
 }

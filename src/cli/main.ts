@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { certCommand } from './commands/cert.js';
 import { completionCommand } from './commands/completion.js';
 import { configCommand } from './commands/config.js';
+import { downCommand } from './commands/down.js';
+import { joinFileCommand } from './commands/join-file.js';
 import { keysCommand } from './commands/keys.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -13,6 +15,7 @@ import { peersCommand } from './commands/peers.js';
 import { pingCommand } from './commands/ping.js';
 import { reloadCommand } from './commands/reload.js';
 import { secretCommand } from './commands/secret.js';
+import { upCommand } from './commands/up.js';
 import { formatError, withExamples } from './common.js';
 
 /** Builds one top-level command (with its subcommands). */
@@ -21,6 +24,8 @@ export type CommandFactory = () => Command;
 /** Every top-level command, in help order. Add new commands here. */
 export const commands: CommandFactory[] = [
   runCommand,
+  upCommand,
+  downCommand,
   statusCommand,
   peersCommand,
   pingCommand,
@@ -28,6 +33,7 @@ export const commands: CommandFactory[] = [
   configCommand,
   keysCommand,
   secretCommand,
+  joinFileCommand,
   certCommand,
   completionCommand,
 ];

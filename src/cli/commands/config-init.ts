@@ -9,9 +9,11 @@ import { validateConfigData } from '../../config/load.js';
 import { collect, intOption, withExamples } from '../common.js';
 import { writeSecretFile } from '../secret-file.js';
 
-interface InitOptions {
+/** The settings `config init` and `tunmesh up` take from flags (the one place a node config is composed). */
+export interface InitOptions {
   name: string;
   address: string[];
+  ipv4Pool?: string;
   listen: string;
   apiListen: string;
   apiAdvertise?: string;
@@ -19,6 +21,8 @@ interface InitOptions {
   secretFile: string;
   cert: string;
   key: string;
+  ca?: string;
+  operatorTokenFile?: string;
   privateKeyFile?: string;
   wgAdvertise?: string[];
   uid?: number;
@@ -32,6 +36,7 @@ export const defaultProcessId = 65532;
 const flagOf: [string, string][] = [
   ['node.name', '--name'],
   ['node.addresses', '--address'],
+  ['node.ipv4Pool', '--ipv4-pool'],
   ['node.privateKeyFile', '--private-key-file'],
   ['wireguard.listen', '--listen'],
   ['wireguard.advertise', '--wg-advertise'],
@@ -39,6 +44,7 @@ const flagOf: [string, string][] = [
   ['control.advertiseUrl', '--api-advertise'],
   ['control.tls.certFile', '--cert'],
   ['control.tls.keyFile', '--key'],
+  ['control.tls.caFile', '--ca'],
   ['cluster.secretFile', '--secret-file'],
   ['cluster.bootstrap', '--bootstrap'],
   ['process.uid', '--uid'],
@@ -50,17 +56,35 @@ function withFlag(issue: ConfigIssue): ConfigIssue {
   return hit ? { path: `${hit[1]} (${issue.path})`, rule: issue.rule } : issue;
 }
 
-async function init(opts: InitOptions): Promise<void> {
-  const cwd = process.cwd();
+/** A composed, validated node config: its data, its YAML text and the key file it names. */
+export interface NodeConfig {
+  readonly data: Record<string, unknown>;
+  readonly yaml: string;
+  readonly privateKeyFile: string;
+  readonly secretFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** Composes and validates the config (paths absolute, against `cwd`); errors name the flags. */
+export function composeNodeConfig(opts: InitOptions, cwd: string, writtenBy: string): NodeConfig {
   const secretFile = resolve(cwd, opts.secretFile);
   const privateKeyFile = resolve(cwd, opts.privateKeyFile ?? join(dirname(secretFile), `${opts.name}.key`));
+  const certFile = resolve(cwd, opts.cert);
+  const keyFile = resolve(cwd, opts.key);
   const data = {
-    node: { name: opts.name, addresses: opts.address, privateKeyFile },
+    node: {
+      name: opts.name,
+      addresses: opts.address,
+      ...(opts.ipv4Pool !== undefined ? { ipv4Pool: opts.ipv4Pool } : {}),
+      privateKeyFile,
+    },
     wireguard: { listen: opts.listen, ...(opts.wgAdvertise?.length ? { advertise: opts.wgAdvertise } : {}) },
     control: {
       listen: opts.apiListen,
       ...(opts.apiAdvertise !== undefined ? { advertiseUrl: opts.apiAdvertise } : {}),
-      tls: { certFile: resolve(cwd, opts.cert), keyFile: resolve(cwd, opts.key) },
+      tls: { certFile, keyFile, ...(opts.ca !== undefined ? { caFile: resolve(cwd, opts.ca) } : {}) },
+      ...(opts.operatorTokenFile !== undefined ? { operatorTokenFile: resolve(cwd, opts.operatorTokenFile) } : {}),
     },
     cluster: { secretFile, bootstrap: opts.bootstrap ?? [] },
     // Root is for setup only: the daemon drops to this user once the TUN device and sockets exist.
@@ -72,24 +96,34 @@ async function init(opts: InitOptions): Promise<void> {
   const result = validateConfigData(data, { baseDir: cwd, checkFiles: false });
   if (!result.ok)
     throw new ConfigError('CONFIG_INVALID', result.issues.map(withFlag), {
-      hint: 'fix the flags above; `tunmesh config init --help` shows their formats',
+      hint: `fix the flags above; \`${writtenBy} --help\` shows their formats`,
     });
-  if (!existsSync(privateKeyFile)) {
-    await writeSecretFile(privateKeyFile, `${encodeKey(generatePrivateKey())}\n`);
-    process.stderr.write(`note: wrote a new WireGuard private key to ${privateKeyFile} (mode 0600)\n`);
-  }
+  const yaml =
+    `# tunmesh config for node ${opts.name}, written by \`${writtenBy}\`.\n` +
+    '# `tunmesh config example` lists every setting; `tunmesh config check FILE` validates this file.\n' +
+    stringify(data);
+  return { data, yaml, privateKeyFile, secretFile, certFile, keyFile };
+}
+
+/** Writes a new WireGuard private key (0600) unless the file exists; true when it wrote one. */
+export async function ensureNodeKey(privateKeyFile: string): Promise<boolean> {
+  if (existsSync(privateKeyFile)) return false;
+  await writeSecretFile(privateKeyFile, `${encodeKey(generatePrivateKey())}\n`);
+  return true;
+}
+
+async function init(opts: InitOptions): Promise<void> {
+  const node = composeNodeConfig(opts, process.cwd(), 'tunmesh config init');
+  if (await ensureNodeKey(node.privateKeyFile))
+    process.stderr.write(`note: wrote a new WireGuard private key to ${node.privateKeyFile} (mode 0600)\n`);
   const missing: [string, string][] = [
-    [secretFile, `tunmesh secret generate --out ${secretFile}`],
-    [data.control.tls.certFile, `tunmesh cert generate --out-dir ${dirname(data.control.tls.certFile)}`],
-    [data.control.tls.keyFile, `tunmesh cert generate --out-dir ${dirname(data.control.tls.keyFile)}`],
+    [node.secretFile, `tunmesh secret generate --out ${node.secretFile}`],
+    [node.certFile, `tunmesh cert generate --out-dir ${dirname(node.certFile)}`],
+    [node.keyFile, `tunmesh cert generate --out-dir ${dirname(node.keyFile)}`],
   ];
   for (const [file, fix] of missing)
     if (!existsSync(file)) process.stderr.write(`note: ${file} does not exist yet; create it with: ${fix}\n`);
-  process.stdout.write(
-    `# tunmesh config for node ${opts.name}, written by \`tunmesh config init\`.\n` +
-      '# `tunmesh config example` lists every setting; `tunmesh config check FILE` validates this file.\n' +
-      stringify(data),
-  );
+  process.stdout.write(node.yaml);
 }
 
 export function configInitCommand(): Command {
